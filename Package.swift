@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Optimisation flags shared by the numeric targets: no exclusivity checks in kernels
+// (buffers are managed by hand) and cross-module optimisation so hot generic code inlines.
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Concord",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "concord", targets: ["concord"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Data", targets: ["Data"]),
+        .library(name: "Coordinator", targets: ["Coordinator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C shims: system libraries found through pkg-config; nothing but declarations.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        .target(name: "Data", dependencies: ["Engine", "CZlib"], swiftSettings: numericSettings),
+        .target(name: "Coordinator",
+                dependencies: ["Engine", "Data", .product(name: "Yams", package: "Yams")],
+                swiftSettings: numericSettings),
+        .executableTarget(name: "concord",
+                          dependencies: ["Coordinator", "Engine", "Data",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Data", "TestSupport"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "TestSupport"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,73 @@
+import Foundation
+
+/// Recycles float buffers by element count, so a training step that repeats the same
+/// shapes allocates nothing once the first step has filled the pool.
+///
+/// Buffers are 64-byte aligned (one cache line, one AVX-512 vector).
+public final class BufferPool: @unchecked Sendable {
+    /// The process-wide pool every `Tensor` draws from.
+    public static let shared = BufferPool()
+
+    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private let lock = NSLock()
+    private var liveBytesCounter = 0
+    private var pooledBytesCounter = 0
+    private var allocationsCounter = 0
+
+    /// Number of `malloc`s made so far (steady-state training must not increase it).
+    public var allocations: Int { lock.withLock { allocationsCounter } }
+    /// Bytes handed out and not yet returned.
+    public var liveBytes: Int { lock.withLock { liveBytesCounter } }
+    /// Bytes held for reuse.
+    public var pooledBytes: Int { lock.withLock { pooledBytesCounter } }
+
+    /// Returns an uninitialised buffer of `count` floats.
+    public func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let n = max(count, 1)
+        lock.lock()
+        liveBytesCounter += n * 4
+        if var list = free[n], let p = list.popLast() {
+            free[n] = list
+            pooledBytesCounter -= n * 4
+            lock.unlock()
+            return p
+        }
+        allocationsCounter += 1
+        lock.unlock()
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: n)
+    }
+
+    /// Gives a buffer obtained from `take(count)` back for reuse.
+    public func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
+        let n = max(count, 1)
+        lock.lock()
+        liveBytesCounter -= n * 4
+        pooledBytesCounter += n * 4
+        free[n, default: []].append(pointer)
+        lock.unlock()
+    }
+
+    /// Frees every pooled buffer (live ones are untouched).
+    public func drain() {
+        lock.lock()
+        let lists = free
+        free = [:]
+        pooledBytesCounter = 0
+        lock.unlock()
+        for (_, list) in lists { for p in list { UnsafeMutableRawPointer(p).deallocate() } }
+    }
+}
+
+/// A reference-counted float buffer; returns its memory to the pool when released.
+public final class Storage: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+
+    init(count: Int) {
+        self.count = count
+        self.pointer = BufferPool.shared.take(count)
+    }
+
+    deinit { BufferPool.shared.give(pointer, count: count) }
+}

@@ -1,0 +1,77 @@
+/// Element-wise arithmetic and reductions with autograd.
+extension Tensor {
+    /// Element-wise sum of two tensors of the same shape (the residual add).
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
+        let y = Tensor(uninitializedShape: a.shape)
+        let n = a.count
+        let pa = a.data, pb = b.data, py = y.data
+        for i in 0..<n { py[i] = pa[i] + pb[i] }
+        Autograd.record(y, inputs: [a, b]) { g in
+            for t in [a, b] where t.requiresGrad { t.addGrad(from: g) }
+        }
+        return y
+    }
+
+    /// Multiplies every element by a constant.
+    public static func * (a: Tensor, s: Float) -> Tensor {
+        let y = Tensor(uninitializedShape: a.shape)
+        let pa = a.data, py = y.data
+        for i in 0..<a.count { py[i] = pa[i] * s }
+        Autograd.record(y, inputs: [a]) { g in
+            let pg = g.data
+            a.accumulateGrad { d, overwrite in
+                if overwrite { for i in 0..<a.count { d[i] = pg[i] * s } }
+                else { for i in 0..<a.count { d[i] += pg[i] * s } }
+            }
+        }
+        return y
+    }
+
+    /// Element-wise product of two tensors of the same shape.
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "mul: \(a.shape) vs \(b.shape)")
+        let y = Tensor(uninitializedShape: a.shape)
+        let pa = a.data, pb = b.data, py = y.data
+        for i in 0..<a.count { py[i] = pa[i] * pb[i] }
+        Autograd.record(y, inputs: [a, b]) { g in
+            let pg = g.data
+            for (t, other) in [(a, pb), (b, pa)] where t.requiresGrad {
+                t.accumulateGrad { d, overwrite in
+                    if overwrite { for i in 0..<t.count { d[i] = pg[i] * other[i] } }
+                    else { for i in 0..<t.count { d[i] += pg[i] * other[i] } }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Sum of all elements, as a scalar.
+    public func sum() -> Tensor {
+        var s: Float = 0
+        let p = data
+        for i in 0..<count { s += p[i] }
+        let y = Tensor.scalar(s)
+        Autograd.record(y, inputs: [self]) { [self] g in
+            let gv = g.data[0]
+            accumulateGrad { d, overwrite in
+                if overwrite { d.update(repeating: gv, count: count) }
+                else { for i in 0..<count { d[i] += gv } }
+            }
+        }
+        return y
+    }
+
+    /// Mean of all elements, as a scalar.
+    public func mean() -> Tensor { sum() * (1 / Float(max(count, 1))) }
+
+    /// Adds `g` (same element count) into this tensor's gradient.
+    @usableFromInline
+    func addGrad(from g: Tensor) {
+        let pg = g.data
+        accumulateGrad { d, overwrite in
+            if overwrite { d.update(from: pg, count: count) }
+            else { for i in 0..<count { d[i] += pg[i] } }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+
+/// L2 normalisation and layer normalisation.
+extension Tensor {
+    /// Splits the shape around `dim` into (outer, size, inner) for strided reductions.
+    @usableFromInline
+    func split(at dim: Int) -> (outer: Int, size: Int, inner: Int) {
+        let d = dim < 0 ? dim + rank : dim
+        precondition(d >= 0 && d < rank, "dim \(dim) out of range for \(shape)")
+        return (shape[..<d].reduce(1, *), shape[d], shape[(d + 1)...].reduce(1, *))
+    }
+
+    /// x / max(‖x‖₂, eps) along `dim` (PyTorch's `F.normalize`).
+    public func l2Normalized(dim: Int = 1, eps: Float = 1e-12) -> Tensor {
+        let (outer, size, inner) = split(at: dim)
+        let y = Tensor(uninitializedShape: shape)
+        // norms: [outer·inner], the clamped norm of each fibre
+        let norms = Tensor(uninitializedShape: [outer * inner])
+        for o in 0..<outer {
+            for j in 0..<inner {
+                let base = o * size * inner + j
+                var ss: Float = 0
+                for i in 0..<size { let v = data[base + i * inner]; ss += v * v }
+                let nrm = max(ss.squareRoot(), eps)
+                norms.data[o * inner + j] = nrm
+                for i in 0..<size { y.data[base + i * inner] = data[base + i * inner] / nrm }
+            }
+        }
+        Autograd.record(y, inputs: [self]) { [self] g in
+            accumulateGrad { dx, overwrite in
+                for o in 0..<outer {
+                    for j in 0..<inner {
+                        let base = o * size * inner + j
+                        let nrm = norms.data[o * inner + j]
+                        let clamped = nrm <= eps
+                        var dot: Float = 0
+                        if !clamped { for i in 0..<size { dot += g.data[base + i * inner] * y.data[base + i * inner] } }
+                        for i in 0..<size {
+                            let k = base + i * inner
+                            let v = (g.data[k] - y.data[k] * dot) / nrm
+                            dx[k] = overwrite ? v : dx[k] + v
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// Normalises over the last dimension, then scales and shifts (PyTorch's `F.layer_norm`).
+    public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+        let l = shape[rank - 1]
+        let rows = count / l
+        let y = Tensor(uninitializedShape: shape)
+        // xhat: same shape; rstd: [rows]
+        let xhat = Tensor(uninitializedShape: shape)
+        let rstd = Tensor(uninitializedShape: [rows])
+        for r in 0..<rows {
+            let x = data + r * l
+            var s: Float = 0
+            for i in 0..<l { s += x[i] }
+            let mu = s / Float(l)
+            var ss: Float = 0
+            for i in 0..<l { let d = x[i] - mu; ss += d * d }
+            let rs = 1 / (ss / Float(l) + eps).squareRoot()
+            rstd.data[r] = rs
+            for i in 0..<l {
+                let h = (x[i] - mu) * rs
+                xhat.data[r * l + i] = h
+                y.data[r * l + i] = h * (weight?.data[i] ?? 1) + (bias?.data[i] ?? 0)
+            }
+        }
+        Autograd.record(y, inputs: [self] + [weight, bias].compactMap { $0 }) { [self] g in
+            if let weight, weight.requiresGrad {
+                weight.accumulateGrad { d, ow in
+                    if ow { d.update(repeating: 0, count: l) }
+                    for r in 0..<rows { for i in 0..<l { d[i] += g.data[r * l + i] * xhat.data[r * l + i] } }
+                }
+            }
+            if let bias, bias.requiresGrad {
+                bias.accumulateGrad { d, ow in
+                    if ow { d.update(repeating: 0, count: l) }
+                    for r in 0..<rows { for i in 0..<l { d[i] += g.data[r * l + i] } }
+                }
+            }
+            guard requiresGrad else { return }
+            accumulateGrad { dx, overwrite in
+                for r in 0..<rows {
+                    var meanG: Float = 0, meanGX: Float = 0
+                    for i in 0..<l {
+                        let gi = g.data[r * l + i] * (weight?.data[i] ?? 1)
+                        meanG += gi
+                        meanGX += gi * xhat.data[r * l + i]
+                    }
+                    meanG /= Float(l)
+                    meanGX /= Float(l)
+                    for i in 0..<l {
+                        let k = r * l + i
+                        let gi = g.data[k] * (weight?.data[i] ?? 1)
+                        let v = rstd.data[r] * (gi - meanG - xhat.data[k] * meanGX)
+                        dx[k] = overwrite ? v : dx[k] + v
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
