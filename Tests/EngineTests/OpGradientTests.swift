@@ -1,0 +1,158 @@
+import Engine
+import TestSupport
+import XCTest
+
+/// Finite-difference checks of every op's backward pass.
+final class OpGradientTests: XCTestCase {
+    var rng = RandomGenerator(seed: 42)
+
+    func input(_ shape: [Int], scale: Float = 1) -> Tensor {
+        let t = Tensor.randn(shape, rng: &rng)
+        for i in 0..<t.count { t[flat: i] *= scale }
+        t.requiresGrad = true
+        return t
+    }
+
+    /// Values kept at least `gap` apart from each other and from 0, so kinks (ReLU, max) are
+    /// not crossed by the finite-difference step.
+    func spaced(_ shape: [Int], gap: Float = 0.05) -> Tensor {
+        let n = shape.reduce(1, *)
+        let perm = rng.permutation(n)
+        let t = Tensor(shape: shape, values: perm.map { Float($0 - n / 2) * gap + gap / 2 }, requiresGrad: true)
+        return t
+    }
+
+    func testLinear() {
+        checkGradients([input([4, 7]), input([5, 7]), input([5])]) { $0[0].linear(weight: $0[1], bias: $0[2]) }
+    }
+
+    func testMatmul() {
+        checkGradients([input([3, 6]), input([6, 4])]) { $0[0].matmul($0[1]) }
+    }
+
+    func testConv2dPadded() {
+        checkGradients([input([2, 3, 7, 7]), input([4, 3, 3, 3]), input([4])]) {
+            $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 1)
+        }
+    }
+
+    func testConv2dStrided() {
+        checkGradients([input([2, 4, 8, 8]), input([6, 4, 3, 3])]) {
+            $0[0].conv2d(weight: $0[1], stride: 2, padding: 1)
+        }
+    }
+
+    func testConv2dPointwise() {
+        checkGradients([input([2, 4, 5, 5]), input([3, 4, 1, 1])]) { $0[0].conv2d(weight: $0[1]) }
+        checkGradients([input([2, 4, 6, 6]), input([3, 4, 1, 1])]) { $0[0].conv2d(weight: $0[1], stride: 2) }
+    }
+
+    func testBatchNormTrain2d() {
+        let rm = Tensor.zeros([3]), rv = Tensor.ones([3])
+        checkGradients([input([4, 3, 5, 5]), input([3]), input([3])], rtol: 3e-2, atol: 3e-3) {
+            $0[0].batchNorm(weight: $0[1], bias: $0[2], runningMean: rm, runningVar: rv, training: true)
+        }
+    }
+
+    func testBatchNormTrain1d() {
+        checkGradients([input([8, 6]), input([6]), input([6])], rtol: 3e-2, atol: 3e-3) {
+            $0[0].batchNorm(weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true)
+        }
+    }
+
+    func testBatchNormEval() {
+        let rm = Tensor(shape: [3], values: [0.1, -0.2, 0.3]), rv = Tensor(shape: [3], values: [0.5, 1.5, 2])
+        checkGradients([input([2, 3, 4, 4]), input([3]), input([3])]) {
+            $0[0].batchNorm(weight: $0[1], bias: $0[2], runningMean: rm, runningVar: rv, training: false)
+        }
+    }
+
+    func testReLU() {
+        checkGradients([spaced([3, 4, 5])]) { $0[0].relu() }
+    }
+
+    func testResidualAddAndScale() {
+        checkGradients([input([3, 4]), input([3, 4])]) { ($0[0] + $0[1]) * 1.5 }
+    }
+
+    func testElementwiseProduct() {
+        checkGradients([input([3, 4]), input([3, 4])]) { $0[0] * $0[1] }
+    }
+
+    func testMaxPool() {
+        checkGradients([spaced([2, 3, 6, 6])]) { $0[0].maxPool2d(kernel: 2, stride: 2) }
+        checkGradients([spaced([2, 2, 7, 7])]) { $0[0].maxPool2d(kernel: 3, stride: 2, padding: 1) }
+    }
+
+    func testAvgPool() {
+        checkGradients([input([2, 3, 6, 6])]) { $0[0].avgPool2d(kernel: 2, stride: 2) }
+        checkGradients([input([2, 3, 7, 7])]) { $0[0].avgPool2d(kernel: 3, stride: 2, padding: 1) }
+    }
+
+    func testGlobalAvgPool() {
+        checkGradients([input([3, 4, 5, 6])]) { $0[0].globalAvgPool2d() }
+    }
+
+    func testDropout() {
+        var dropRNG = RandomGenerator(seed: 3)
+        let mask = Tensor.ones([4, 8])
+        let kept = mask.dropout(p: 0.25, training: true, rng: &dropRNG)
+        let zeros = kept.values.filter { $0 == 0 }.count
+        XCTAssertGreaterThan(zeros, 0)
+        XCTAssertTrue(kept.values.allSatisfy { $0 == 0 || abs($0 - 1 / 0.75) < 1e-6 })
+        // The same stream gives the same mask, so the op is differentiable as a fixed product.
+        checkGradients([input([4, 8])]) { x in
+            var r = RandomGenerator(seed: 9)
+            return x[0].dropout(p: 0.25, training: true, rng: &r)
+        }
+        XCTAssertTrue(mask.dropout(p: 0.5, training: false, rng: &dropRNG) === mask)
+    }
+
+    func testCrossEntropy() {
+        let targets = [1, 0, 4, 2, 2, 3]
+        checkGradients([input([6, 5])]) { $0[0].crossEntropy(targets: targets) }
+        checkGradients([input([6, 5])]) { $0[0].crossEntropy(targets: targets, labelSmoothing: 0.1) }
+    }
+
+    func testLogSoftmax() {
+        checkGradients([input([4, 9])]) { $0[0].logSoftmax(dim: 1) }
+        checkGradients([input([3, 4, 5])]) { $0[0].logSoftmax(dim: 1) }
+    }
+
+    func testL2Normalize() {
+        checkGradients([input([5, 8])]) { $0[0].l2Normalized(dim: 1) }
+        checkGradients([input([2, 3, 4])]) { $0[0].l2Normalized(dim: 1) }
+    }
+
+    func testLayerNorm() {
+        checkGradients([input([3, 4, 10]), input([10]), input([10])], rtol: 3e-2, atol: 3e-3) {
+            $0[0].layerNorm(weight: $0[1], bias: $0[2])
+        }
+    }
+
+    func testConcat() {
+        checkGradients([input([2, 3, 4]), input([2, 2, 4])]) { Tensor.concat($0, dim: 1) }
+        checkGradients([input([2, 3]), input([1, 3])]) { Tensor.concat($0, dim: 0) }
+    }
+
+    func testReshapeAndTranspose() {
+        checkGradients([input([2, 3, 4])]) { $0[0].reshaped([6, 4]).transposed() }
+    }
+
+    func testInfoNCE() {
+        let q = input([6, 8]), k = input([6, 8])
+        let queue = Tensor.randn([10, 8], rng: &rng).l2Normalized(dim: 1)
+        checkGradients([q, k]) { $0[0].infoNCE(keys: $0[1], queue: queue, temperature: 0.5).loss }
+    }
+
+    func testInfoNCEMatchesComposedOps() {
+        let q = input([4, 6]).l2Normalized(dim: 1).detached(), k = input([4, 6]).l2Normalized(dim: 1).detached()
+        let queue = Tensor.randn([7, 6], rng: &rng).l2Normalized(dim: 1)
+        let fused = q.infoNCE(keys: k, queue: queue, temperature: 0.2)
+        let pos = (q * k).matmul(Tensor.ones([6, 1]))
+        let neg = q.matmul(queue.transposed())
+        let logits = Tensor.concat([pos, neg], dim: 1) * (1 / 0.2)
+        assertClose(fused.logits, logits)
+        assertClose(fused.loss, logits.crossEntropy(targets: [0, 0, 0, 0]))
+    }
+}
