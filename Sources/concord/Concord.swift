@@ -6,6 +6,6 @@ struct Concord: ParsableCommand {
         commandName: "concord",
         abstract: "Data-parallel neural-network training on CPUs.",
         version: "0.1.0",
-        subcommands: []
+        subcommands: [BenchCommand.self]
     )
 }

@@ -47,6 +47,29 @@ final class OpGradientTests: XCTestCase {
         checkGradients([input([2, 4, 6, 6]), input([3, 4, 1, 1])]) { $0[0].conv2d(weight: $0[1], stride: 2) }
     }
 
+    /// 28×28 maps are lowered one image per GEMM; 10×10 maps in groups of six, so a batch of
+    /// eight ends in a partial group.
+    func testConv2dImageGroups() {
+        convAgainstDirectLoop(n: 3, size: 28)
+        convAgainstDirectLoop(n: 8, size: 10)
+    }
+
+    func convAgainstDirectLoop(n: Int, size s: Int) {
+        let x = input([n, 16, s, s]), w = input([4, 16, 3, 3], scale: 0.1), b = input([4])
+        checkGradients([x, w, b], samples: 20) { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 1) }
+        // Forward against a direct loop.
+        let y = Autograd.noGrad { x.conv2d(weight: w, bias: b, stride: 1, padding: 1) }
+        for (img, oc, oy, ox) in [(0, 0, 0, 0), (n - 1, 1, s / 2, s - 1), (n - 1, 3, s - 1, 5), (n / 2, 2, 9, 9)] {
+            var acc = b[flat: oc]
+            for ci in 0..<16 { for ky in 0..<3 { for kx in 0..<3 {
+                let iy = oy - 1 + ky, ix = ox - 1 + kx
+                if iy < 0 || iy >= s || ix < 0 || ix >= s { continue }
+                acc += x[flat: ((img * 16 + ci) * s + iy) * s + ix] * w[flat: ((oc * 16 + ci) * 3 + ky) * 3 + kx]
+            } } }
+            XCTAssertEqual(y[flat: ((img * 4 + oc) * s + oy) * s + ox], acc, accuracy: 1e-4)
+        }
+    }
+
     func testBatchNormTrain2d() {
         let rm = Tensor.zeros([3]), rv = Tensor.ones([3])
         checkGradients([input([4, 3, 5, 5]), input([3]), input([3])], rtol: 3e-2, atol: 3e-3) {

@@ -3,14 +3,12 @@ extension Tensor {
     /// max(x, 0).
     public func relu() -> Tensor {
         let y = Tensor(uninitializedShape: shape)
+        let n = count
         let px = data, py = y.data
-        for i in 0..<count { py[i] = max(px[i], 0) }
+        VectorMath.relu(px, py, n)
         Autograd.record(y, inputs: [self]) { [self] g in
             let pg = g.data
-            accumulateGrad { d, overwrite in
-                if overwrite { for i in 0..<count { d[i] = py[i] > 0 ? pg[i] : 0 } }
-                else { for i in 0..<count where py[i] > 0 { d[i] += pg[i] } }
-            }
+            accumulateGrad { d, overwrite in VectorMath.reluBackward(output: py, grad: pg, into: d, n, accumulate: !overwrite) }
         }
         return y
     }

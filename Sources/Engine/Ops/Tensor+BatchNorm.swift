@@ -16,19 +16,18 @@ extension Tensor {
         let px = data
         if training {
             for ch in 0..<c {
+                // Two passes (mean, then squared deviations) in per-plane SIMD sums: accurate
+                // enough in Float for planes of a few thousand values, and vectorised.
                 var s: Double = 0
-                for img in 0..<n { let p = px + (img * c + ch) * hw; for i in 0..<hw { s += Double(p[i]) } }
-                let mu = s / Double(m)
+                for img in 0..<n { s += Double(VectorMath.sum(px + (img * c + ch) * hw, hw)) }
+                let mu = Float(s / Double(m))
                 var ss: Double = 0
-                for img in 0..<n {
-                    let p = px + (img * c + ch) * hw
-                    for i in 0..<hw { let d = Double(p[i]) - mu; ss += d * d }
-                }
+                for img in 0..<n { ss += Double(VectorMath.sumSquaredDeviation(px + (img * c + ch) * hw, hw, from: mu)) }
                 let variance = ss / Double(m)
-                mean.data[ch] = Float(mu)
+                mean.data[ch] = mu
                 invStd.data[ch] = Float(1 / (variance + Double(eps)).squareRoot())
                 if let runningMean, let runningVar {
-                    runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * Float(mu)
+                    runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mu
                     runningVar.data[ch] = (1 - momentum) * runningVar.data[ch]
                         + momentum * Float(ss / Double(m - 1))
                 }
@@ -60,10 +59,12 @@ extension Tensor {
                 var a: Float = 0, b: Float = 0
                 for img in 0..<n {
                     let gp = pg + (img * c + ch) * hw, xp = px + (img * c + ch) * hw
-                    for i in 0..<hw { a += gp[i]; b += gp[i] * (xp[i] - mu) * istd }
+                    let sg = VectorMath.sum(gp, hw)
+                    a += sg
+                    b += VectorMath.dot(gp, xp, hw) - mu * sg   // Σ dy·(x − μ)
                 }
                 sumG[ch] = a
-                sumGX[ch] = b
+                sumGX[ch] = b * istd
             }
             if let weight, weight.requiresGrad {
                 weight.accumulateGrad { d, ow in for ch in 0..<c { d[ch] = (ow ? 0 : d[ch]) + sumGX[ch] } }
@@ -80,13 +81,16 @@ extension Tensor {
                     // training: dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)); eval: dx = γ·σ⁻¹·dy
                     let meanG = training ? sumG[ch] / Float(m) : 0
                     let meanGX = training ? sumGX[ch] / Float(m) : 0
+                    // dx = k·dy + a·x + b, with the per-channel constants folded.
+                    let a = -k * istd * meanGX
+                    let b = -k * meanG - a * mu
                     for img in 0..<n {
                         let off = (img * c + ch) * hw
                         let gp = pg + off, xp = px + off, dp = dx + off
                         if overwrite {
-                            for i in 0..<hw { dp[i] = k * (gp[i] - meanG - (xp[i] - mu) * istd * meanGX) }
+                            for i in 0..<hw { dp[i] = k * gp[i] + a * xp[i] + b }
                         } else {
-                            for i in 0..<hw { dp[i] += k * (gp[i] - meanG - (xp[i] - mu) * istd * meanGX) }
+                            for i in 0..<hw { dp[i] += k * gp[i] + a * xp[i] + b }
                         }
                     }
                 }

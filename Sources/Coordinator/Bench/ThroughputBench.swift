@@ -1,0 +1,100 @@
+import Engine
+import Foundation
+
+/// Steady-state training-step throughput, measured the way the PyTorch reference measures it
+/// (`shared/bench/torch_ref/bench.py`): warm-up steps, then timed steps of
+/// forward + backward + SGD step (lr 0.1, momentum 0.9, wd 5e-4), data time counted apart.
+public struct ThroughputBench {
+    public enum Model: String, CaseIterable { case resnet20, mlp }
+
+    public var model: Model
+    public var threads: Int
+    public var batch: Int
+    public var steps: Int
+    public var warmup: Int
+
+    public init(model: Model, threads: Int, batch: Int? = nil, steps: Int = 30, warmup: Int = 8) {
+        self.model = model
+        self.threads = threads
+        self.batch = batch ?? (model == .mlp ? 256 : 128)
+        self.steps = steps
+        self.warmup = warmup
+    }
+
+    /// Result of one run, printed as one JSON line.
+    public struct Result {
+        public var fields: [String: Any]
+        public var json: String {
+            let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data()
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    /// Runs the benchmark; `nextBatch(i)` supplies batch `i` (images [B,1,28,28], labels).
+    public func run(dataSource: String, nextBatch: (Int) throws -> (Tensor, [Int])) rethrows -> Result {
+        BLAS.setThreads(threads)
+        var rng = RandomGenerator(seed: 0)
+        let net: any Module = model == .resnet20
+            ? ResNet.cifar(depth: 20, inputChannels: 1, numClasses: 10, rng: &rng)
+            : MLP.make(inputs: 784, hidden: [1024, 1024], outputs: 10, rng: &rng)
+        net.train()
+        let opt = SGD(groups: [ParameterGroup(name: "all", parameters: net.namedParameters(), weightDecay: 5e-4)],
+                      lr: 0.1, momentum: 0.9)
+        var stepTimes: [Double] = [], dataTimes: [Double] = []
+        var lastLoss: Float = .nan
+        for i in 0..<(warmup + steps) {
+            let t0 = Self.now()
+            let (images, labels) = try nextBatch(i)
+            let t1 = Self.now()
+            opt.zeroGrad()
+            let loss = net(images).crossEntropy(targets: labels)
+            loss.backward()
+            opt.step()
+            lastLoss = loss.item
+            let t2 = Self.now()
+            if i >= warmup { dataTimes.append(t1 - t0); stepTimes.append(t2 - t1) }
+        }
+        let stepTotal = stepTimes.reduce(0, +), dataTotal = dataTimes.reduce(0, +)
+        let images = Double(batch * steps)
+        return Result(fields: [
+            "model": model.rawValue, "threads": threads, "batch": batch, "steps": steps, "warmup": warmup,
+            "images_per_s": (images / stepTotal).rounded(to: 1),
+            "images_per_s_e2e": (images / (stepTotal + dataTotal)).rounded(to: 1),
+            "step_ms_median": (Self.median(stepTimes) * 1000).rounded(to: 2),
+            "step_ms_min": ((stepTimes.min() ?? 0) * 1000).rounded(to: 2),
+            "data_ms_median": (Self.median(dataTimes) * 1000).rounded(to: 3),
+            "peak_rss_mib": Self.peakRSSMiB().rounded(to: 1),
+            "final_loss": Double(lastLoss).rounded(to: 4),
+            "blas_core": BLAS.coreName,
+            "openblas_coretype_env": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "",
+            "data": dataSource,
+            "engine": "concord",
+        ])
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    static func median(_ xs: [Double]) -> Double {
+        guard !xs.isEmpty else { return 0 }
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Peak resident set size of this process (getrusage ru_maxrss, KiB on Linux).
+    public static func peakRSSMiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}
+
+extension Double {
+    func rounded(to places: Int) -> Double {
+        let f = pow(10, Double(places))
+        return (self * f).rounded() / f
+    }
+}

@@ -1,0 +1,76 @@
+/// Reductions over float buffers in 8-wide SIMD (AVX2), with eight independent partial sums.
+///
+/// Plain Swift loops that accumulate into one `Float` cannot be vectorised (the compiler may
+/// not reorder floating-point additions); these can, and are what the kernels use.
+public enum VectorMath {
+    /// Σ p[i].
+    @inlinable
+    public static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 16 <= n {
+            acc0 += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc1 += raw.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
+            i += 16
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { s += p[i]; i += 1 }
+        return s
+    }
+
+    /// Σ a[i]·b[i].
+    @inlinable
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var i = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while i + 16 <= n {
+            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc1 += ra.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
+                * rb.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
+            i += 16
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// Σ (p[i] − c)².
+    @inlinable
+    public static func sumSquaredDeviation(_ p: UnsafePointer<Float>, _ n: Int, from c: Float) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        let cv = SIMD8<Float>(repeating: c)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 16 <= n {
+            let d0 = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - cv
+            let d1 = raw.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self) - cv
+            acc0 += d0 * d0
+            acc1 += d1 * d1
+            i += 16
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { let d = p[i] - c; s += d * d; i += 1 }
+        return s
+    }
+
+    /// y = max(x, 0). Written as a select so LLVM vectorises it (AVX2).
+    @inlinable
+    public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { let v = x[i]; y[i] = v > 0 ? v : 0 }
+    }
+
+    /// d (=|+=) g where y > 0, else 0: the ReLU backward pass, masked on the output.
+    /// Both loads are unconditional so the loop vectorises as a blend.
+    @inlinable
+    public static func reluBackward(output y: UnsafePointer<Float>, grad g: UnsafePointer<Float>,
+                                    into d: UnsafeMutablePointer<Float>, _ n: Int, accumulate: Bool) {
+        if accumulate {
+            for i in 0..<n { let gi = g[i], yi = y[i]; d[i] += yi > 0 ? gi : 0 }
+        } else {
+            for i in 0..<n { let gi = g[i], yi = y[i]; d[i] = yi > 0 ? gi : 0 }
+        }
+    }
+}
