@@ -1,11 +1,10 @@
 import ArgumentParser
 
-@main
 struct Concord: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concord",
         abstract: "Data-parallel neural-network training on CPUs.",
         version: "0.1.0",
-        subcommands: [BenchCommand.self]
+        subcommands: [TrainCommand.self, GoldenCommand.self, BenchCommand.self]
     )
 }

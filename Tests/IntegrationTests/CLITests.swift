@@ -1,5 +1,87 @@
+import Foundation
 import XCTest
 
+/// Runs the built `concord` tool as a user would and checks its output and exit status.
 final class CLITests: XCTestCase {
-    func testPlaceholder() throws {}
+    func testGoldenPassesEveryPublicCase() throws {
+        let r = try Concord.run(["golden", Concord.goldenDirectory])
+        XCTAssertEqual(r.status, 0, r.output)
+        let lines = r.output.split(separator: "\n")
+        for name in ["conv2d_3x3_s2_p1", "batch_norm2d_train", "info_nce", "resnet20_sgd_2steps", "cross_entropy_smoothed"] {
+            let line = try XCTUnwrap(lines.first { $0.hasPrefix(name) }, "no line for \(name)")
+            XCTAssertTrue(line.hasSuffix("pass"), String(line))
+        }
+        XCTAssertTrue(r.output.contains("0 failed"), r.output)
+    }
+
+    func testGoldenOnMissingDirectoryFailsWithOneLine() throws {
+        let r = try Concord.run(["golden", "/nonexistent/golden"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("/nonexistent/golden"), r.output)
+    }
+
+    func testGoldenFailsOnAWrongCase() throws {
+        // A copy of a real case whose expected output is perturbed must be reported as FAIL.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("golden-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Concord.goldenDirectory + "/relu.safetensors")))
+        bytes[bytes.count - 1] ^= 0x40   // flips the top exponent bit of the last stored value
+        try Data(bytes).write(to: dir.appendingPathComponent("relu_broken.safetensors"))
+        let r = try Concord.run(["golden", dir.path])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("FAIL"), r.output)
+    }
+
+    func testBenchPrintsOneJSONLine() throws {
+        let r = try Concord.run(["bench", "--model", "mlp", "--steps", "2", "--warmup", "1", "--batch", "16", "--synthetic"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let line = try XCTUnwrap(r.output.split(separator: "\n").last)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        for key in ["model", "threads", "batch", "images_per_s", "peak_rss_mib"] { XCTAssertNotNil(json[key], key) }
+        XCTAssertGreaterThan(json["images_per_s"] as? Double ?? 0, 0)
+    }
+
+    func testUnknownBenchModelIsAnError() throws {
+        let r = try Concord.run(["bench", "--model", "vgg"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("vgg"), r.output)
+    }
+}
+
+/// Locates and runs the `concord` executable built alongside the tests.
+enum Concord {
+    static var productsDirectory: URL {
+        // The test bundle sits in the build products directory, next to the executable.
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            return bundle.bundleURL.deletingLastPathComponent()
+        }
+        return Bundle.main.bundleURL
+    }
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var goldenDirectory: String { repositoryRoot.appendingPathComponent("Tests/CoordinatorTests/Golden").path }
+
+    struct Result { let status: Int32; let output: String }
+
+    /// Runs `concord args` from the repository root; output is stdout and stderr together.
+    static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
+        let p = Process()
+        p.executableURL = productsDirectory.appendingPathComponent("concord")
+        p.arguments = args
+        p.currentDirectoryURL = repositoryRoot
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
 }

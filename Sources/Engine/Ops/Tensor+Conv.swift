@@ -1,7 +1,10 @@
-/// 2-d convolution (cross-correlation, as PyTorch) on im2col + SGEMM.
+/// 2-d convolution (cross-correlation, as PyTorch) lowered to matrix products.
 ///
-/// Images are lowered in groups so each GEMM is wide enough for the BLAS kernel to run near
-/// its peak (a 7×7 stage-3 map alone gives N = 49) while the column buffer stays cache-sized.
+/// Forward, and the input gradient of stride-1 convolutions (itself a convolution of the
+/// output gradient with the flipped, transposed kernel), run one image at a time through
+/// `PanelGemm`, which writes each image's result in place. The weight gradient, and the
+/// input gradient of strided convolutions, use OpenBLAS on groups of images lowered side by
+/// side, wide enough for its kernel.
 extension Tensor {
     /// x [N,C,H,W] ⋆ weight [O,C,kh,kw] (+ bias [O]) → [N,O,Ho,Wo]; same stride and padding on
     /// both axes.
@@ -12,89 +15,146 @@ extension Tensor {
         let g = ConvGeometry(input: shape, weight: weight.shape, stride: stride, padding: padding)
         precondition(g.ho > 0 && g.wo > 0, "conv2d: kernel larger than padded input \(shape)")
         let y = Tensor(uninitializedShape: [g.n, g.o, g.ho, g.wo])
-        let group = g.imagesPerGroup
-        let hw = g.colCols
-        // cols: [C·kh·kw, G·Ho·Wo]; out: [O, G·Ho·Wo], both for one group of G images
-        let cols = Tensor(uninitializedShape: [g.colRows, group * hw])
-        let out = Tensor(uninitializedShape: [g.o, group * hw])
-        var first = 0
-        while first < g.n {
-            let count = min(group, g.n - first)
-            let width = count * hw
-            for j in 0..<count { g.im2col(data + (first + j) * g.inPlane, into: cols.data + j * hw, ld: width) }
-            if count == 1 && bias == nil {   // one image: the GEMM writes y[first] directly
-                BLAS.sgemm(transA: false, transB: false, m: g.o, n: width, k: g.colRows, a: weight.data, lda: g.colRows,
-                           b: cols.data, ldb: width, beta: 0, c: y.data + first * g.outPlane, ldc: width)
-                first += 1
-                continue
+        g.forward(x: data, weight: weight.data, bias: bias?.data, y: y.data)
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        Autograd.record(y, inputs: inputs) { [self] gy in
+            if weight.requiresGrad || (bias?.requiresGrad ?? false) {
+                g.weightGradient(x: data, gy: gy.data, dw: weight.requiresGrad ? weight : nil,
+                                 db: (bias?.requiresGrad ?? false) ? bias : nil)
             }
-            BLAS.sgemm(transA: false, transB: false, m: g.o, n: width, k: g.colRows,
-                       a: weight.data, lda: g.colRows, b: cols.data, ldb: width, beta: 0, c: out.data, ldc: width)
+            if requiresGrad {
+                accumulateGrad { dx, overwrite in g.inputGradient(gy: gy.data, weight: weight.data, dx: dx, overwrite: overwrite) }
+            }
+        }
+        return y
+    }
+}
+
+extension ConvGeometry {
+    func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 y: UnsafeMutablePointer<Float>) {
+        let hw = colCols
+        if PanelGemm.supports(rows: o) {
+            let ld = PanelGemm.paddedColumns(hw)
+            let cols = Tensor(uninitializedShape: [colRows, ld])   // cols: [C·kh·kw, Ho·Wo (padded)]
+            for img in 0..<n {
+                im2col(x + img * inPlane, into: cols.data, ld: ld)
+                let yImg = y + img * outPlane
+                PanelGemm.multiply(m: o, n: hw, k: colRows, a: weight, lda: colRows, b: cols.data, ldb: ld,
+                                   c: yImg, ldc: hw, accumulate: false)
+                if let bias { for oc in 0..<o { let row = yImg + oc * hw, bv = bias[oc]; for i in 0..<hw { row[i] += bv } } }
+            }
+            return
+        }
+        let group = imagesPerGroup
+        let cols = Tensor(uninitializedShape: [colRows, group * hw])   // cols: [C·kh·kw, G·Ho·Wo]
+        let out = Tensor(uninitializedShape: [o, group * hw])          // out: [O, G·Ho·Wo]
+        var first = 0
+        while first < n {
+            let count = min(group, n - first)
+            let width = count * hw
+            for j in 0..<count { im2col(x + (first + j) * inPlane, into: cols.data + j * hw, ld: width) }
+            BLAS.sgemm(transA: false, transB: false, m: o, n: width, k: colRows,
+                       a: weight, lda: colRows, b: cols.data, ldb: width, beta: 0, c: out.data, ldc: width)
             for j in 0..<count {   // [O, G·HW] → y[first + j]: [O, HW] (+ bias)
-                let dst = y.data + (first + j) * g.outPlane
-                for oc in 0..<g.o {
+                let dst = y + (first + j) * outPlane
+                for oc in 0..<o {
                     let src = out.data + oc * width + j * hw, row = dst + oc * hw
-                    if let bias {
-                        let bv = bias.data[oc]
-                        for i in 0..<hw { row[i] = src[i] + bv }
-                    } else {
-                        row.update(from: src, count: hw)
+                    let bv = bias?[oc] ?? 0
+                    for i in 0..<hw { row[i] = src[i] + bv }
+                }
+            }
+            first += count
+        }
+    }
+
+    /// Copies the output gradients of `count` images from NCHW into one [O, count·HW] matrix.
+    func gatherOutputGradient(_ gy: UnsafePointer<Float>, first: Int, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        let hw = colCols, width = count * hw
+        for j in 0..<count {
+            let src = gy + (first + j) * outPlane
+            for oc in 0..<o { (dst + oc * width + j * hw).update(from: src + oc * hw, count: hw) }
+        }
+    }
+
+    /// dW[O, C·kh·kw] += Σ_images dY[O, HW] · colsᵀ and db[O] += Σ dY, on groups of images.
+    func weightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: Tensor?, db: Tensor?) {
+        let hw = colCols, group = imagesPerGroup
+        let cols = Tensor(uninitializedShape: [colRows, group * hw])
+        let dy = Tensor(uninitializedShape: [o, group * hw])   // dy of one group: [O, G·HW]
+        var first = 0
+        while first < n {
+            let count = min(group, n - first)
+            let width = count * hw
+            let dyGroup: UnsafePointer<Float>
+            if count == 1 { dyGroup = gy + first * outPlane } else {
+                gatherOutputGradient(gy, first: first, count: count, into: dy.data)
+                dyGroup = UnsafePointer(dy.data)
+            }
+            if let dw {
+                for j in 0..<count { im2col(x + (first + j) * inPlane, into: cols.data + j * hw, ld: width) }
+                dw.accumulateGrad { d, overwrite in
+                    BLAS.sgemm(transA: false, transB: true, m: o, n: colRows, k: width, a: dyGroup, lda: width,
+                               b: cols.data, ldb: width, beta: (overwrite && first == 0) ? 0 : 1, c: d, ldc: colRows)
+                }
+            }
+            if let db {
+                db.accumulateGrad { d, overwrite in
+                    for oc in 0..<o {
+                        let s = VectorMath.sum(dyGroup + oc * width, width)
+                        d[oc] = (overwrite && first == 0) ? s : d[oc] + s
                     }
                 }
             }
             first += count
         }
-        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
-        Autograd.record(y, inputs: inputs) { [self] gy in
-            let cols = Tensor(uninitializedShape: [g.colRows, group * hw])
-            let dy = Tensor(uninitializedShape: [g.o, group * hw])   // dy of one group, [O, G·HW]
-            var first = 0
-            while first < g.n {
-                let count = min(group, g.n - first)
-                let width = count * hw
-                // dyGroup: [O, G·HW]; one image's gradient is already in that layout.
-                let dyGroup: UnsafeMutablePointer<Float>
-                if count == 1 {
-                    dyGroup = gy.data + first * g.outPlane
-                } else {
-                    dyGroup = dy.data
-                    for j in 0..<count {
-                        let src = gy.data + (first + j) * g.outPlane
-                        for oc in 0..<g.o { (dy.data + oc * width + j * hw).update(from: src + oc * hw, count: hw) }
-                    }
-                }
-                if weight.requiresGrad {   // dW[O, CKK] += dY[O, G·HW] · colsᵀ
-                    for j in 0..<count { g.im2col(data + (first + j) * g.inPlane, into: cols.data + j * hw, ld: width) }
-                    weight.accumulateGrad { dw, overwrite in
-                        BLAS.sgemm(transA: false, transB: true, m: g.o, n: g.colRows, k: width,
-                                   a: dyGroup, lda: width, b: cols.data, ldb: width,
-                                   beta: (overwrite && first == 0) ? 0 : 1, c: dw, ldc: g.colRows)
-                    }
-                }
-                if let bias, bias.requiresGrad {
-                    bias.accumulateGrad { db, overwrite in
-                        for oc in 0..<g.o {
-                            let s = VectorMath.sum(dyGroup + oc * width, width)
-                            db[oc] = (overwrite && first == 0) ? s : db[oc] + s
-                        }
-                    }
-                }
-                if requiresGrad {   // dcols[CKK, G·HW] = Wᵀ · dY, scattered back by col2im
-                    BLAS.sgemm(transA: true, transB: false, m: g.colRows, n: width, k: g.o,
-                               a: weight.data, lda: g.colRows, b: dyGroup, ldb: width,
-                               beta: 0, c: cols.data, ldc: width)
-                    accumulateGrad { dx, overwrite in
-                        for j in 0..<count {
-                            let dxImg = dx + (first + j) * g.inPlane
-                            if overwrite { dxImg.update(repeating: 0, count: g.inPlane) }
-                            g.col2imAdd(cols.data + j * hw, ld: width, into: dxImg)
-                        }
-                    }
-                }
-                first += count
+    }
+
+    /// The geometry of dX = dY ⋆ flip(W)ᵀ when the input gradient of this (stride-1)
+    /// convolution is itself a convolution; nil otherwise.
+    var transposedConvolution: ConvGeometry? {
+        let p = kh - 1 - padding
+        guard stride == 1, kh == kw, p >= 0, PanelGemm.supports(rows: c) else { return nil }
+        return ConvGeometry(input: [n, o, ho, wo], weight: [c, o, kh, kw], stride: 1, padding: p)
+    }
+
+    func inputGradient(gy: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, overwrite: Bool) {
+        if let t = transposedConvolution {
+            // flipped: [C, O, kh, kw] with flipped[c][o][ky][kx] = W[o][c][kh−1−ky][kw−1−kx]
+            let flipped = Tensor(uninitializedShape: [c, o, kh, kw])
+            let kk = kh * kw
+            for oc in 0..<o { for ci in 0..<c { for i in 0..<kk { flipped.data[(ci * o + oc) * kk + (kk - 1 - i)] = weight[(oc * c + ci) * kk + i] } } }
+            let ld = PanelGemm.paddedColumns(t.colCols)
+            let cols = Tensor(uninitializedShape: [t.colRows, ld])   // cols: [O·kh·kw, H·W (padded)]
+            for img in 0..<n {
+                t.im2col(gy + img * outPlane, into: cols.data, ld: ld)
+                PanelGemm.multiply(m: c, n: t.colCols, k: t.colRows, a: flipped.data, lda: t.colRows, b: cols.data, ldb: ld,
+                                   c: dx + img * inPlane, ldc: t.colCols, accumulate: !overwrite)
             }
+            return
         }
-        return y
+        // General case: dcols[C·kh·kw, G·HW] = Wᵀ · dY, scattered back by col2im.
+        let hw = colCols, group = imagesPerGroup
+        let cols = Tensor(uninitializedShape: [colRows, group * hw])
+        let dy = Tensor(uninitializedShape: [o, group * hw])
+        var first = 0
+        while first < n {
+            let count = min(group, n - first)
+            let width = count * hw
+            let dyGroup: UnsafePointer<Float>
+            if count == 1 { dyGroup = gy + first * outPlane } else {
+                gatherOutputGradient(gy, first: first, count: count, into: dy.data)
+                dyGroup = UnsafePointer(dy.data)
+            }
+            BLAS.sgemm(transA: true, transB: false, m: colRows, n: width, k: o, a: weight, lda: colRows,
+                       b: dyGroup, ldb: width, beta: 0, c: cols.data, ldc: width)
+            for j in 0..<count {
+                let dxImg = dx + (first + j) * inPlane
+                if overwrite { dxImg.update(repeating: 0, count: inPlane) }
+                col2imAdd(cols.data + j * hw, ld: width, into: dxImg)
+            }
+            first += count
+        }
     }
 }
 
