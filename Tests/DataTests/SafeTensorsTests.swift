@@ -8,7 +8,7 @@ final class SafeTensorsTests: XCTestCase {
     /// The golden cases, copied into the repository next to the engine tests.
     static let goldenDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("EngineTests/Golden").path
+        .appendingPathComponent("CoordinatorTests/Golden").path
 
     var scratch: String = ""
 
@@ -244,9 +244,10 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testSerializedBytesReadByIndependentPythonParser() throws {
-        guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: {
+        // python3 is part of every supported machine (launch/setup relies on Debian's base).
+        let python = try XCTUnwrap(["/usr/bin/python3", "/usr/local/bin/python3"].first(where: {
             FileManager.default.isExecutableFile(atPath: $0)
-        }) else { throw XCTSkip("python3 not installed") }
+        }), "python3 is needed for the independent parser")
 
         var st = SafeTensors()
         st.set("b.bias", Tensor(shape: [3], values: [0.5, -1.25, 1e-7]))
@@ -322,19 +323,6 @@ final class SafeTensorsTests: XCTestCase {
         try new.write(to: path)
         XCTAssertEqual(try SafeTensors(contentsOf: path).tensor("w").count, 1000)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch), ["ckpt.safetensors"])
-    }
-
-    func testWriteIntoReadOnlyDirectoryFailsAndKeepsOldFile() throws {
-        guard geteuid() != 0 else { throw XCTSkip("root ignores directory permissions") }
-        let path = scratch + "/ckpt.safetensors"
-        var st = SafeTensors()
-        st.set("w", Tensor(shape: [1], values: [5]))
-        try st.write(to: path)
-        chmod(scratch, 0o555)
-        defer { chmod(scratch, 0o755) }
-        st.set("w", Tensor(shape: [1], values: [6]))
-        XCTAssertThrowsError(try st.write(to: path)) { assertMessage($0, [path]) }
-        XCTAssertEqual(try SafeTensors(contentsOf: path).tensor("w").values, [5])
     }
 
     func testWriteIntoMissingDirectoryNamesThePath() {

@@ -21,8 +21,17 @@ public final class BufferPool: @unchecked Sendable {
     /// Bytes held for reuse.
     public var pooledBytes: Int { lock.withLock { pooledBytesCounter } }
 
-    /// Returns an uninitialised buffer of `count` floats.
+    /// Returns an uninitialised buffer of `count` floats. Debug builds fill it with NaN so a
+    /// kernel that reads memory it did not write shows up in every test.
     public func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let p = takeUninitialized(count)
+        #if DEBUG
+        p.update(repeating: .nan, count: max(count, 1))
+        #endif
+        return p
+    }
+
+    private func takeUninitialized(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
         lock.lock()
         liveBytesCounter += n * 4

@@ -37,6 +37,99 @@ public enum VectorMath {
         return s
     }
 
+    /// Σ a[i]·b[i] with products and sums in double precision (for sums of large,
+    /// cancelling terms whose float result would keep few correct digits).
+    @inlinable
+    public static func dotDouble(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Double {
+        var acc0 = SIMD4<Double>(), acc1 = SIMD4<Double>()
+        var i = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while i + 8 <= n {
+            let x = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let y = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc0 += SIMD4<Double>(x.lowHalf) * SIMD4<Double>(y.lowHalf)
+            acc1 += SIMD4<Double>(x.highHalf) * SIMD4<Double>(y.highHalf)
+            i += 8
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { s += Double(a[i]) * Double(b[i]); i += 1 }
+        return s
+    }
+
+    /// Σ p[i] in double precision.
+    @inlinable
+    public static func sumDouble(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+        var acc0 = SIMD4<Double>(), acc1 = SIMD4<Double>()
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= n {
+            let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc0 += SIMD4<Double>(x.lowHalf)
+            acc1 += SIMD4<Double>(x.highHalf)
+            i += 8
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { s += Double(p[i]); i += 1 }
+        return s
+    }
+
+    /// Σ (p[i] − c)² in double precision.
+    @inlinable
+    public static func sumSquaredDeviationDouble(_ p: UnsafePointer<Float>, _ n: Int, from c: Double) -> Double {
+        var acc0 = SIMD4<Double>(), acc1 = SIMD4<Double>()
+        let cv = SIMD4<Double>(repeating: c)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= n {
+            let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let d0 = SIMD4<Double>(x.lowHalf) - cv, d1 = SIMD4<Double>(x.highHalf) - cv
+            acc0 += d0 * d0
+            acc1 += d1 * d1
+            i += 8
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { let d = Double(p[i]) - c; s += d * d; i += 1 }
+        return s
+    }
+
+    /// Σ a[i]·(b[i] − c) in double precision.
+    @inlinable
+    public static func dotCenteredDouble(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, center c: Double) -> Double {
+        var acc0 = SIMD4<Double>(), acc1 = SIMD4<Double>()
+        let cv = SIMD4<Double>(repeating: c)
+        var i = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while i + 8 <= n {
+            let x = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let y = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc0 += SIMD4<Double>(x.lowHalf) * (SIMD4<Double>(y.lowHalf) - cv)
+            acc1 += SIMD4<Double>(x.highHalf) * (SIMD4<Double>(y.highHalf) - cv)
+            i += 8
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { s += Double(a[i]) * (Double(b[i]) - c); i += 1 }
+        return s
+    }
+
+    /// Σ a[i]·(b[i] − c).
+    @inlinable
+    public static func dotCentered(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, center c: Float) -> Float {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        let cv = SIMD8<Float>(repeating: c)
+        var i = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while i + 16 <= n {
+            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                * (rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - cv)
+            acc1 += ra.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
+                * (rb.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self) - cv)
+            i += 16
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { s += a[i] * (b[i] - c); i += 1 }
+        return s
+    }
+
     /// Σ (p[i] − c)².
     @inlinable
     public static func sumSquaredDeviation(_ p: UnsafePointer<Float>, _ n: Int, from c: Float) -> Float {

@@ -16,13 +16,15 @@ extension Tensor {
         let px = data
         if training {
             for ch in 0..<c {
-                // Two passes (mean, then squared deviations) in per-plane SIMD sums: accurate
-                // enough in Float for planes of a few thousand values, and vectorised.
+                // Two passes (mean, then squared deviations), accumulated in double: batch
+                // statistics feed every later layer's gradient, and float sums here cost
+                // measurable digits against PyTorch's float64 reference.
                 var s: Double = 0
-                for img in 0..<n { s += Double(VectorMath.sum(px + (img * c + ch) * hw, hw)) }
-                let mu = Float(s / Double(m))
+                for img in 0..<n { s += VectorMath.sumDouble(px + (img * c + ch) * hw, hw) }
+                let muD = s / Double(m)
+                let mu = Float(muD)
                 var ss: Double = 0
-                for img in 0..<n { ss += Double(VectorMath.sumSquaredDeviation(px + (img * c + ch) * hw, hw, from: mu)) }
+                for img in 0..<n { ss += VectorMath.sumSquaredDeviationDouble(px + (img * c + ch) * hw, hw, from: muD) }
                 let variance = ss / Double(m)
                 mean.data[ch] = mu
                 invStd.data[ch] = Float(1 / (variance + Double(eps)).squareRoot())
@@ -56,15 +58,14 @@ extension Tensor {
             var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
             for ch in 0..<c {
                 let mu = mean.data[ch], istd = invStd.data[ch]
-                var a: Float = 0, b: Float = 0
+                var a: Double = 0, b: Double = 0
                 for img in 0..<n {
                     let gp = pg + (img * c + ch) * hw, xp = px + (img * c + ch) * hw
-                    let sg = VectorMath.sum(gp, hw)
-                    a += sg
-                    b += VectorMath.dot(gp, xp, hw) - mu * sg   // Σ dy·(x − μ)
+                    a += VectorMath.sumDouble(gp, hw)
+                    b += VectorMath.dotCenteredDouble(gp, xp, hw, center: Double(mu))   // Σ dy·(x − μ)
                 }
-                sumG[ch] = a
-                sumGX[ch] = b * istd
+                sumG[ch] = Float(a)
+                sumGX[ch] = Float(b) * istd
             }
             if let weight, weight.requiresGrad {
                 weight.accumulateGrad { d, ow in for ch in 0..<c { d[ch] = (ow ? 0 : d[ch]) + sumGX[ch] } }
@@ -81,16 +82,17 @@ extension Tensor {
                     // training: dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)); eval: dx = γ·σ⁻¹·dy
                     let meanG = training ? sumG[ch] / Float(m) : 0
                     let meanGX = training ? sumGX[ch] / Float(m) : 0
-                    // dx = k·dy + a·x + b, with the per-channel constants folded.
+                    // dx = k·dy + a·(x − μ) + b, with the per-channel constants folded (x is
+                    // centred first: folding μ into b would cancel badly when |μ| ≫ σ).
                     let a = -k * istd * meanGX
-                    let b = -k * meanG - a * mu
+                    let b = -k * meanG
                     for img in 0..<n {
                         let off = (img * c + ch) * hw
                         let gp = pg + off, xp = px + off, dp = dx + off
                         if overwrite {
-                            for i in 0..<hw { dp[i] = k * gp[i] + a * xp[i] + b }
+                            for i in 0..<hw { dp[i] = k * gp[i] + a * (xp[i] - mu) + b }
                         } else {
-                            for i in 0..<hw { dp[i] += k * gp[i] + a * xp[i] + b }
+                            for i in 0..<hw { dp[i] += k * gp[i] + a * (xp[i] - mu) + b }
                         }
                     }
                 }

@@ -98,15 +98,18 @@ extension ConvGeometry {
                                b: cols.data, ldb: width, beta: (overwrite && first == 0) ? 0 : 1, c: d, ldc: colRows)
                 }
             }
-            if let db {
-                db.accumulateGrad { d, overwrite in
-                    for oc in 0..<o {
-                        let s = VectorMath.sum(dyGroup + oc * width, width)
-                        d[oc] = (overwrite && first == 0) ? s : d[oc] + s
-                    }
-                }
-            }
             first += count
+        }
+        if let db { biasGradient(gy: gy, db: db) }
+    }
+
+    func biasGradient(gy: UnsafePointer<Float>, db: Tensor) {
+        db.accumulateGrad { d, overwrite in
+            for oc in 0..<o {
+                var s: Double = 0
+                for img in 0..<n { s += Double(VectorMath.sum(gy + img * outPlane + oc * colCols, colCols)) }
+                d[oc] = overwrite ? Float(s) : d[oc] + Float(s)
+            }
         }
     }
 

@@ -14,6 +14,7 @@ struct GoldenCommand: ParsableCommand {
             """)
 
     @Argument(help: "Directory of golden .safetensors files.") var directory: String
+    @Flag(name: .shortAndLong, help: "Also print every compared tensor's error / tolerance.") var verbose = false
 
     func run() throws {
         let results: [GoldenResult]
@@ -21,7 +22,10 @@ struct GoldenCommand: ParsableCommand {
             throw CLIError("\(error)")
         }
         print("case                         op                 err/tol  result")
-        for r in results { print(r.line) }
+        for r in results {
+            print(r.line)
+            if verbose { for d in r.details { print(String(format: "    %-52@ %.3f", d.tensor, d.ratio)) } }
+        }
         let failed = results.filter { if case .fail = $0.status { return true }; if case .error = $0.status { return true }; return false }
         let unsupported = results.filter { if case .unsupported = $0.status { return true }; return false }
         print("\(results.count - failed.count - unsupported.count) passed, \(failed.count) failed, \(unsupported.count) unsupported")
