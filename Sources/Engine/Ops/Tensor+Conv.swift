@@ -34,6 +34,10 @@ extension ConvGeometry {
     func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  y: UnsafeMutablePointer<Float>) {
         let hw = colCols
+        if runsShifted {
+            shiftedForward(x: x, weight: weight, bias: bias, y: y, accumulate: false)
+            return
+        }
         if PanelGemm.supports(rows: o) {
             let ld = PanelGemm.paddedColumns(hw)
             let cols = Tensor(uninitializedShape: [colRows, ld])   // cols: [C·kh·kw, Ho·Wo (padded)]
@@ -79,6 +83,11 @@ extension ConvGeometry {
 
     /// dW[O, C·kh·kw] += Σ_images dY[O, HW] · colsᵀ and db[O] += Σ dY, on groups of images.
     func weightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: Tensor?, db: Tensor?) {
+        if let dw, runsShifted {
+            dw.accumulateGrad { d, overwrite in shiftedWeightGradient(x: x, gy: gy, dw: d, overwrite: overwrite) }
+            if let db { biasGradient(gy: gy, db: db) }
+            return
+        }
         let hw = colCols, group = imagesPerGroup
         let cols = Tensor(uninitializedShape: [colRows, group * hw])
         let dy = Tensor(uninitializedShape: [o, group * hw])   // dy of one group: [O, G·HW]
@@ -127,13 +136,7 @@ extension ConvGeometry {
             let flipped = Tensor(uninitializedShape: [c, o, kh, kw])
             let kk = kh * kw
             for oc in 0..<o { for ci in 0..<c { for i in 0..<kk { flipped.data[(ci * o + oc) * kk + (kk - 1 - i)] = weight[(oc * c + ci) * kk + i] } } }
-            let ld = PanelGemm.paddedColumns(t.colCols)
-            let cols = Tensor(uninitializedShape: [t.colRows, ld])   // cols: [O·kh·kw, H·W (padded)]
-            for img in 0..<n {
-                t.im2col(gy + img * outPlane, into: cols.data, ld: ld)
-                PanelGemm.multiply(m: c, n: t.colCols, k: t.colRows, a: flipped.data, lda: t.colRows, b: cols.data, ldb: ld,
-                                   c: dx + img * inPlane, ldc: t.colCols, accumulate: !overwrite)
-            }
+            t.shiftedForward(x: gy, weight: flipped.data, bias: nil, y: dx, accumulate: !overwrite)
             return
         }
         // General case: dcols[C·kh·kw, G·HW] = Wᵀ · dY, scattered back by col2im.
