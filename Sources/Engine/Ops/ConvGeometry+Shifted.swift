@@ -61,7 +61,15 @@ extension ConvGeometry {
     }
 
     /// dW[O, C·kh·kw] (=|+=) Σ_images Σ_j dY[o, j] · window(ci, ky, kx)[j].
+    ///
+    /// Small maps (a few hundred grid columns) would spend most of each tile reducing its
+    /// accumulators; there, groups of images are lowered side by side (im2col) so each
+    /// reduction covers thousands of columns.
     func shiftedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
+        if gridColumns < 256 {
+            groupedWeightGradient(x: x, gy: gy, dw: dw, overwrite: overwrite)
+            return
+        }
         let wp = paddedWidth, length = PanelGemm.paddedColumns(gridColumns)
         let padded = Tensor(uninitializedShape: [paddedBufferLength])
         let dy = Tensor.zeros([o, length])   // dy: [O, Ho·Wp (padded to 8)], junk columns stay 0
@@ -76,6 +84,34 @@ extension ConvGeometry {
                 ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: length, a: dy.data, lda: length,
                                                base: padded.data, rowOffsets: off.baseAddress!, c: dw, ldc: colRows,
                                                accumulate: !(overwrite && img == 0))
+            }
+        }
+    }
+
+    /// dW over groups of images lowered with im2col into [C·kh·kw, G·HW] (rows are the windows).
+    func groupedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
+        let hw = colCols
+        let group = max(1, min(n, 2048 / hw))
+        let ld = PanelGemm.paddedColumns(group * hw)
+        let cols = Tensor(uninitializedShape: [colRows, ld])   // cols: [C·kh·kw, G·HW (padded)]
+        let dy = Tensor.zeros([o, ld])                          // dy: [O, G·HW (padded)], pad stays 0
+        let offsets = (0..<colRows).map { $0 * ld }
+        var first = 0
+        offsets.withUnsafeBufferPointer { off in
+            while first < n {
+                let count = min(group, n - first)
+                if count < group {   // a short last group: clear the columns it leaves unused
+                    dy.fill(0)
+                    for r in 0..<colRows { (cols.data + r * ld + count * hw).update(repeating: 0, count: ld - count * hw) }
+                } else {
+                    for r in 0..<colRows { (cols.data + r * ld + count * hw).update(repeating: 0, count: ld - count * hw) }
+                }
+                for j in 0..<count { im2col(x + (first + j) * inPlane, into: cols.data + j * hw, ld: ld) }
+                gatherOutputGradient(gy, first: first, count: count, into: dy.data, ld: ld)
+                ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: ld, a: dy.data, lda: ld,
+                                               base: cols.data, rowOffsets: off.baseAddress!, c: dw, ldc: colRows,
+                                               accumulate: !(overwrite && first == 0))
+                first += count
             }
         }
     }

@@ -72,9 +72,11 @@ extension ConvGeometry {
         }
     }
 
-    /// Copies the output gradients of `count` images from NCHW into one [O, count·HW] matrix.
-    func gatherOutputGradient(_ gy: UnsafePointer<Float>, first: Int, count: Int, into dst: UnsafeMutablePointer<Float>) {
-        let hw = colCols, width = count * hw
+    /// Copies the output gradients of `count` images from NCHW into one [O, count·HW] matrix
+    /// whose rows are `ld` floats apart (default: count·HW).
+    func gatherOutputGradient(_ gy: UnsafePointer<Float>, first: Int, count: Int, into dst: UnsafeMutablePointer<Float>,
+                              ld: Int? = nil) {
+        let hw = colCols, width = ld ?? count * hw
         for j in 0..<count {
             let src = gy + (first + j) * outPlane
             for oc in 0..<o { (dst + oc * width + j * hw).update(from: src + oc * hw, count: hw) }
