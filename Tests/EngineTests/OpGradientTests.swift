@@ -77,6 +77,22 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
+    func testBatchNormWithFusedReLU() {
+        let rm = Tensor.zeros([3]), rv = Tensor.ones([3])
+        let x = input([4, 3, 5, 5]), w = input([3]), b = input([3])
+        // A small step: BN outputs straddle 0, and a larger one would cross the ReLU's kink.
+        checkGradients([x, w, b], eps: 1e-3, rtol: 3e-2, atol: 3e-3) {
+            $0[0].batchNorm(weight: $0[1], bias: $0[2], runningMean: rm, runningVar: rv, training: true, relu: true)
+        }
+        let fused = Autograd.noGrad { x.batchNorm(weight: w, bias: b, runningMean: nil, runningVar: nil, training: true, relu: true) }
+        let separate = Autograd.noGrad { x.batchNorm(weight: w, bias: b, runningMean: nil, runningVar: nil, training: true).relu() }
+        assertClose(fused, separate)
+    }
+
+    func testAddReLU() {
+        checkGradients([spaced([3, 4, 5]), spaced([3, 4, 5], gap: 0.031)]) { Tensor.addReLU($0[0], $0[1]) }
+    }
+
     func testBatchNormTrain1d() {
         checkGradients([input([8, 6]), input([6]), input([6])], rtol: 3e-2, atol: 3e-3) {
             $0[0].batchNorm(weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true)

@@ -23,8 +23,8 @@ public final class BasicBlock: ResidualBlock {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        let out = bn2(conv2(bn1(conv1(x)).relu()))
-        return (out + (downsample?(x) ?? x)).relu()
+        let out = bn2(conv2(bn1.forward(conv1(x), relu: true)))
+        return Tensor.addReLU(out, downsample?(x) ?? x)
     }
 }
 
@@ -53,8 +53,8 @@ public final class Bottleneck: ResidualBlock {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        let out = bn3(conv3(bn2(conv2(bn1(conv1(x)).relu())).relu()))
-        return (out + (downsample?(x) ?? x)).relu()
+        let out = bn3(conv3(bn2.forward(conv2(bn1.forward(conv1(x), relu: true)), relu: true)))
+        return Tensor.addReLU(out, downsample?(x) ?? x)
     }
 }
 
@@ -90,7 +90,7 @@ public final class ResNet: Module {
 
     /// The pooled trunk features [N, featureDim] (everything but `fc`).
     public func features(_ x: Tensor) -> Tensor {
-        var h = bn1(conv1(x)).relu()
+        var h = bn1.forward(conv1(x), relu: true)
         if maxPool { h = h.maxPool2d(kernel: 3, stride: 2, padding: 1) }
         for layer in layers { h = layer(h) }
         return h.globalAvgPool2d()

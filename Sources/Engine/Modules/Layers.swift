@@ -60,9 +60,12 @@ public final class BatchNorm: Module {
     public var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
     public var localBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
 
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, relu: false) }
+
+    /// Normalisation followed by a fused ReLU when `relu` is true.
+    public func forward(_ x: Tensor, relu: Bool) -> Tensor {
         x.batchNorm(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                    training: isTraining, momentum: momentum, eps: eps)
+                    training: isTraining, momentum: momentum, eps: eps, relu: relu)
     }
 }
 

@@ -13,6 +13,23 @@ extension Tensor {
         return y
     }
 
+    /// relu(a + b): the residual join, fused so the sum is never stored.
+    public static func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.shape == b.shape, "addReLU: \(a.shape) vs \(b.shape)")
+        let y = Tensor(uninitializedShape: a.shape)
+        let n = a.count
+        let pa = a.data, pb = b.data, py = y.data
+        for i in 0..<n { let v = pa[i] + pb[i]; py[i] = v > 0 ? v : 0 }
+        Autograd.record(y, inputs: [a, b]) { g in
+            for t in [a, b] where t.requiresGrad {
+                t.accumulateGrad { d, overwrite in
+                    VectorMath.reluBackward(output: py, grad: g.data, into: d, n, accumulate: !overwrite)
+                }
+            }
+        }
+        return y
+    }
+
     /// Multiplies every element by a constant.
     public static func * (a: Tensor, s: Float) -> Tensor {
         let y = Tensor(uninitializedShape: a.shape)
