@@ -1,0 +1,46 @@
+import Engine
+import TestSupport
+import XCTest
+
+/// Architecture checks against torchvision's published parameter counts and names.
+final class ModelTests: XCTestCase {
+    func testResNet18And50ParameterCountsMatchTorchvision() {
+        var rng = RandomGenerator(seed: 0)
+        // torchvision.models.resnet18() / resnet50(): 11,689,512 and 25,557,032 parameters.
+        XCTAssertEqual(ResNet.resnet18(inputChannels: 3, numClasses: 1000, rng: &rng).parameterCount, 11_689_512)
+        XCTAssertEqual(ResNet.resnet50(inputChannels: 3, numClasses: 1000, rng: &rng).parameterCount, 25_557_032)
+    }
+
+    func testResNet20NamesAndForwardShape() {
+        var rng = RandomGenerator(seed: 0)
+        let m = ResNet.cifar(depth: 20, rng: &rng)
+        let names = m.namedParameters().map(\.0)
+        XCTAssertEqual(names.first, "conv1.weight")
+        XCTAssertTrue(names.contains("layer2.0.downsample.0.weight"))
+        XCTAssertTrue(names.contains("layer3.2.bn2.bias"))
+        XCTAssertEqual(names.last, "fc.bias")
+        XCTAssertEqual(m.namedBuffers().count, 2 * (1 + 9 * 2 + 2))   // stem + 9 blocks × 2 + 2 downsample BNs
+        XCTAssertEqual(m.parameterCount, 272_186)   // counted on the PyTorch model of the golden resnet case
+        let y = Autograd.noGrad { m(Tensor.zeros([2, 1, 28, 28])) }
+        XCTAssertEqual(y.shape, [2, 10])
+    }
+
+    func testInitialisationScales() {
+        var rng = RandomGenerator(seed: 3)
+        let conv = Conv2d(64, 64, kernel: 3, rng: &rng)
+        let v = conv.weight.values
+        let std = (v.map { $0 * $0 }.reduce(0, +) / Float(v.count)).squareRoot()
+        XCTAssertEqual(std, (2 / Float(64 * 9)).squareRoot(), accuracy: 0.002)   // Kaiming normal, fan-out
+        let lin = Linear(100, 50, rng: &rng)
+        let bound = (6 / Float(150)).squareRoot()
+        XCTAssertTrue(lin.weight.values.allSatisfy { abs($0) <= bound })
+        XCTAssertGreaterThan(lin.weight.values.map(abs).max() ?? 0, bound * 0.9)
+    }
+
+    func testMLPNamesFollowSequential() {
+        var rng = RandomGenerator(seed: 0)
+        let m = MLP.make(inputs: 784, hidden: [1024, 1024], outputs: 10, rng: &rng)
+        XCTAssertEqual(m.namedParameters().map(\.0), ["1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias"])
+        XCTAssertEqual(m.parameterCount, 784 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10)
+    }
+}
