@@ -37,12 +37,12 @@ extension ConvGeometry {
     func shiftedForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         y: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let wp = paddedWidth, grid = gridColumns, hw = colCols
-        let padded = Tensor(uninitializedShape: [paddedBufferLength])   // one padded image
         let direct = wp == wo && !accumulate && bias == nil               // no junk columns to drop
-        let out = direct ? nil : Tensor(uninitializedShape: [o, grid])   // out: [O, Ho·Wp]
         let offsets = windowOffsets()
-        offsets.withUnsafeBufferPointer { off in
-            for img in 0..<n {
+        offsets.withUnsafeBufferPointer { off in Parallel.chunks(n) { _, images in
+            let padded = Tensor(uninitializedShape: [paddedBufferLength])   // one padded image
+            let out = direct ? nil : Tensor(uninitializedShape: [o, grid])   // out: [O, Ho·Wp]
+            for img in images {
                 pad(x + img * inPlane, into: padded.data)
                 let yImg = y + img * outPlane
                 ShiftedGemm.multiply(m: o, n: grid, k: colRows, a: weight, lda: colRows, base: padded.data,
@@ -57,7 +57,7 @@ extension ConvGeometry {
                     }
                 }
             }
-        }
+        } }
     }
 
     /// dW[O, C·kh·kw] (=|+=) Σ_images Σ_j dY[o, j] · window(ci, ky, kx)[j].
@@ -71,21 +71,26 @@ extension ConvGeometry {
             return
         }
         let wp = paddedWidth, length = PanelGemm.paddedColumns(gridColumns)
-        let padded = Tensor(uninitializedShape: [paddedBufferLength])
-        let dy = Tensor.zeros([o, length])   // dy: [O, Ho·Wp (padded to 8)], junk columns stay 0
         let offsets = windowOffsets()
-        offsets.withUnsafeBufferPointer { off in
-            for img in 0..<n {
+        // Thread 0 accumulates into dw itself; the others into partials summed at the end.
+        let partials = (1..<min(Parallel.threads, n)).map { _ in Tensor(uninitializedShape: [o, colRows]) }
+        offsets.withUnsafeBufferPointer { off in Parallel.chunks(n) { part, images in
+            let padded = Tensor(uninitializedShape: [paddedBufferLength])
+            let dy = Tensor.zeros([o, length])   // dy: [O, Ho·Wp (padded to 8)], junk columns stay 0
+            let target = part == 0 ? dw : partials[part - 1].data
+            for img in images {
                 pad(x + img * inPlane, into: padded.data)
                 let src = gy + img * outPlane
                 for oc in 0..<o {
                     for oy in 0..<ho { (dy.data + oc * length + oy * wp).update(from: src + (oc * ho + oy) * wo, count: wo) }
                 }
+                let first = img == images.lowerBound
                 ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: length, a: dy.data, lda: length,
-                                               base: padded.data, rowOffsets: off.baseAddress!, c: dw, ldc: colRows,
-                                               accumulate: !(overwrite && img == 0))
+                                               base: padded.data, rowOffsets: off.baseAddress!, c: target, ldc: colRows,
+                                               accumulate: !(first && (part > 0 || overwrite)))
             }
-        }
+        } }
+        for p in partials { for i in 0..<(o * colRows) { dw[i] += p.data[i] } }
     }
 
     /// dW over groups of images lowered with im2col into [C·kh·kw, G·HW] (rows are the windows).
