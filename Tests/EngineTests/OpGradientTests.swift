@@ -89,6 +89,16 @@ final class OpGradientTests: XCTestCase {
         assertClose(fused, separate)
     }
 
+    func testBatchNormWithResidualAndReLU() {
+        let x = input([4, 3, 5, 5]), w = input([3]), b = input([3]), r = input([4, 3, 5, 5])
+        checkGradients([x, w, b, r], eps: 1e-3, rtol: 3e-2, atol: 3e-3) {
+            $0[0].batchNorm(weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true, residual: $0[3], relu: true)
+        }
+        let fused = Autograd.noGrad { x.batchNorm(weight: w, bias: b, runningMean: nil, runningVar: nil, training: true, residual: r, relu: true) }
+        let separate = Autograd.noGrad { Tensor.addReLU(x.batchNorm(weight: w, bias: b, runningMean: nil, runningVar: nil, training: true), r) }
+        assertClose(fused, separate)
+    }
+
     func testAddReLU() {
         checkGradients([spaced([3, 4, 5]), spaced([3, 4, 5], gap: 0.031)]) { Tensor.addReLU($0[0], $0[1]) }
     }

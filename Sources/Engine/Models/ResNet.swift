@@ -23,8 +23,8 @@ public final class BasicBlock: ResidualBlock {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        let out = bn2(conv2(bn1.forward(conv1(x), relu: true)))
-        return Tensor.addReLU(out, downsample?(x) ?? x)
+        let h = bn1.forward(conv1(x), relu: true)
+        return bn2.forward(conv2(h), residual: downsample?(x) ?? x, relu: true)
     }
 }
 
@@ -53,8 +53,8 @@ public final class Bottleneck: ResidualBlock {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        let out = bn3(conv3(bn2.forward(conv2(bn1.forward(conv1(x), relu: true)), relu: true)))
-        return Tensor.addReLU(out, downsample?(x) ?? x)
+        let h = bn2.forward(conv2(bn1.forward(conv1(x), relu: true)), relu: true)
+        return bn3.forward(conv3(h), residual: downsample?(x) ?? x, relu: true)
     }
 }
 

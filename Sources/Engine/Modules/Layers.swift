@@ -62,10 +62,10 @@ public final class BatchNorm: Module {
 
     public func forward(_ x: Tensor) -> Tensor { forward(x, relu: false) }
 
-    /// Normalisation followed by a fused ReLU when `relu` is true.
-    public func forward(_ x: Tensor, relu: Bool) -> Tensor {
+    /// Normalisation, plus `residual` and a ReLU fused in when given (`relu(bn(x) + residual)`).
+    public func forward(_ x: Tensor, residual: Tensor? = nil, relu: Bool) -> Tensor {
         x.batchNorm(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                    training: isTraining, momentum: momentum, eps: eps, relu: relu)
+                    training: isTraining, momentum: momentum, eps: eps, residual: residual, relu: relu)
     }
 }
 

@@ -4,10 +4,13 @@ extension Tensor {
     /// ones: `running = (1 − momentum)·running + momentum·batch`, the variance unbiased
     /// (÷ (M−1)) as PyTorch stores it. In evaluation it uses the running statistics.
     ///
-    /// `relu: true` fuses a following ReLU: one pass instead of two, and the normalised
-    /// pre-activation is never stored.
+    /// `relu: true` fuses a following ReLU, and `residual` a residual add before it
+    /// (`relu(bn(x) + residual)`, the end of a ResNet block): one pass instead of three, and
+    /// the intermediate tensors are never stored.
     public func batchNorm(weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVar: Tensor?,
-                          training: Bool, momentum: Float = 0.1, eps: Float = 1e-5, relu: Bool = false) -> Tensor {
+                          training: Bool, momentum: Float = 0.1, eps: Float = 1e-5,
+                          residual: Tensor? = nil, relu: Bool = false) -> Tensor {
+        precondition(residual == nil || residual!.shape == shape, "batchNorm: residual \(residual!.shape) for \(shape)")
         precondition(rank == 2 || rank == 4, "batchNorm needs [N,C] or [N,C,H,W], got \(shape)")
         let (n, c) = (shape[0], shape[1])
         let hw = rank == 4 ? shape[2] * shape[3] : 1
@@ -51,11 +54,18 @@ extension Tensor {
                 let scale = invStd.data[ch] * (weight?.data[ch] ?? 1)
                 let shift = (bias?.data[ch] ?? 0) - mean.data[ch] * scale
                 let src = px + (img * c + ch) * hw, dst = py + (img * c + ch) * hw
-                if relu { for i in 0..<hw { let v = src[i] * scale + shift; dst[i] = v > 0 ? v : 0 } }
-                else { for i in 0..<hw { dst[i] = src[i] * scale + shift } }
+                if let residual {
+                    let res = residual.data + (img * c + ch) * hw
+                    if relu { for i in 0..<hw { let v = src[i] * scale + shift + res[i]; dst[i] = v > 0 ? v : 0 } }
+                    else { for i in 0..<hw { dst[i] = src[i] * scale + shift + res[i] } }
+                } else if relu {
+                    for i in 0..<hw { let v = src[i] * scale + shift; dst[i] = v > 0 ? v : 0 }
+                } else {
+                    for i in 0..<hw { dst[i] = src[i] * scale + shift }
+                }
             }
         }
-        let inputs = [self] + [weight, bias].compactMap { $0 }
+        let inputs = [self] + [weight, bias, residual].compactMap { $0 }
         Autograd.record(y, inputs: inputs) { [self] gOut in
             // With the fused ReLU, the gradient reaching the normalisation is dy masked by y > 0.
             let g: Tensor
@@ -65,6 +75,7 @@ extension Tensor {
             } else {
                 g = gOut
             }
+            if let residual, residual.requiresGrad { residual.addGrad(from: g) }
             let pg = g.data
             // Per channel: Σ dy and Σ dy·x̂.
             var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordinator
+import Data
 import Engine
 import Foundation
 
@@ -20,6 +21,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch size (default 128 for resnet20, 256 for mlp).") var batch: Int?
     @Option(help: "Timed steps.") var steps: Int = 30
     @Option(help: "Warm-up steps (not timed).") var warmup: Int = 8
+    @Option(help: "Fashion-MNIST directory.") var dataDir: String = FashionMNIST.defaultDirectory
     @Flag(help: "Use random images instead of Fashion-MNIST.") var synthetic = false
 
     func validate() throws {
@@ -28,16 +30,41 @@ struct BenchCommand: ParsableCommand {
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be ≥ 1 and --warmup ≥ 0") }
-        if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (batch norm needs it)") }
+        if let batch, batch < 2 || batch > 60000 {
+            throw ValidationError("--batch must be between 2 (batch norm needs it) and 60000 (the training set)")
+        }
     }
 
     func run() throws {
         let bench = ThroughputBench(model: ThroughputBench.Model(rawValue: model)!, threads: threads,
                                     batch: batch, steps: steps, warmup: warmup)
-        var rng = RandomGenerator(seed: 1234)
         let b = bench.batch
-        let result = bench.run(dataSource: "synthetic") { _ in
-            (Tensor.randn([b, 1, 28, 28], rng: &rng), (0..<b).map { _ in rng.int(below: 10) })
+        if synthetic {
+            var rng = RandomGenerator(seed: 1234)
+            print(bench.run(dataSource: "synthetic") { _ in
+                (Tensor.randn([b, 1, 28, 28], rng: &rng), (0..<b).map { _ in rng.int(below: 10) })
+            }.json)
+            return
+        }
+        // Real batches from the prefetching loader, augmented as the reference does for each
+        // workload (resnet20: flip + pad-2 crop; mlp: none); epochs wrap around as needed.
+        let train = try FashionMNIST(split: .train, directory: dataDir)
+        let augment = bench.model == .resnet20
+        var epoch = 0
+        var rng = RandomGenerator(seed: 1234)
+        func loader() -> BatchLoader {
+            let sampler = ShardedSampler(datasetCount: train.count, rank: 0, worldSize: 1, seed: 1234, epoch: epoch)
+            return BatchLoader(dataset: train, sampler: sampler, batchSize: b, augment: augment, rng: rng)
+        }
+        var current = loader()
+        defer { current.stop() }
+        let result = bench.run(dataSource: "fashion-mnist") { _ in
+            if let batch = current.next() { return (batch.images, batch.labels) }
+            rng = current.randomState
+            epoch += 1
+            current = loader()
+            let batch = current.next()!   // a fresh epoch of ≥ 1 full batch (batch ≤ 60000 is validated)
+            return (batch.images, batch.labels)
         }
         print(result.json)
     }

@@ -1,0 +1,57 @@
+import Foundation
+import XCTest
+
+/// `concord train` end to end on the real data set, as a user runs it.
+final class TrainCommandTests: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    func testSmokeRunWritesTheRunDirectoryAndLearns() throws {
+        let dir = scratch.appendingPathComponent("run").path
+        let r = try Concord.run(["train", "configs/smoke.yaml", "--set", "run.dir=\(dir)", "--set", "run.progress=plain"])
+        XCTAssertEqual(r.status, 0, r.output)
+        for file in ["config.yaml", "metrics.jsonl", "log.txt", "model.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + file), "missing \(file)\n\(r.output)")
+        }
+        let lines = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let last = try XCTUnwrap(lines.last)
+        let metrics = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any])
+        // One epoch of the MLP on Fashion-MNIST is well above chance (10 %).
+        let accuracy = try XCTUnwrap(metrics["test_acc"] as? Double, "\(metrics)")
+        XCTAssertGreaterThan(accuracy, 0.70, "\(metrics)")
+        XCTAssertTrue(r.output.contains("epoch 1/1"), r.output)
+    }
+
+    func testUnknownKeyIsAnErrorNamingFileLineAndKey() throws {
+        let config = scratch.appendingPathComponent("bad.yaml")
+        try "model:\n  name: mlp\ntrain:\n  epoch: 3\n".write(to: config, atomically: true, encoding: .utf8)
+        let r = try Concord.run(["train", config.path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("bad.yaml:4"), r.output)
+        XCTAssertTrue(r.output.contains("train.epoch"), r.output)
+        XCTAssertFalse(r.output.contains("Fatal error"), r.output)
+    }
+
+    func testMissingConfigAndBadOverrideAreOneLineErrors() throws {
+        let missing = try Concord.run(["train", scratch.appendingPathComponent("nope.yaml").path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("nope.yaml"), missing.output)
+        let bad = try Concord.run(["train", "configs/smoke.yaml", "--set", "train.epochs=zero"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("train.epochs"), bad.output)
+    }
+
+    func testMissingDataDirectoryNamesItAndTheFix() throws {
+        let r = try Concord.run(["train", "configs/smoke.yaml", "--set", "data.path=/nonexistent/fmnist",
+                                 "--set", "run.dir=\(scratch.appendingPathComponent("run").path)"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("/nonexistent/fmnist"), r.output)
+        XCTAssertTrue(r.output.contains("launch/setup") || r.output.contains("data.path"), r.output)
+    }
+}
