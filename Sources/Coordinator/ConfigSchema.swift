@@ -1,0 +1,227 @@
+import Yams
+
+/// The table of every config key: how to read it from a YAML node (type and range checks
+/// included) and how to render it back. One table drives file loading, `--set` overrides,
+/// `TrainConfig.yaml()` and key suggestions, so those cannot drift apart.
+enum ConfigSchema {
+    /// One leaf key such as `train.epochs`.
+    struct Field {
+        /// Dotted key, `section.name`.
+        let key: String
+        /// Reads `node` into `config`; throws a one-line `CoordinatorError` naming `origin`.
+        let apply: (inout TrainConfig, Node, ConfigOrigin) throws -> Void
+        /// The value as YAML flow text that `apply` reads back to the same value.
+        let render: (TrainConfig) -> String
+
+        var section: String { String(key.prefix { $0 != "." }) }
+        var name: String { String(key.drop { $0 != "." }.dropFirst()) }
+    }
+
+    /// Section names in the order `yaml()` writes them.
+    static let sections = ["model", "data", "train", "optimizer", "schedule", "run"]
+
+    /// Sections that change what is trained; the config hash covers only these.
+    static let hashedSections = ["model", "data", "train", "optimizer", "schedule"]
+
+    /// Every key, grouped by section in `sections` order.
+    static let fields: [Field] = [
+        choice("model.name", \.model.name, what: "model"),
+        int("model.num_classes", \.model.numClasses, min: 2),
+        intList("model.mlp_hidden", \.model.mlpHidden, min: 1, increasing: false),
+        number("model.dropout", \.model.dropout, .fraction),
+
+        choice("data.dataset", \.data.dataset, what: "dataset"),
+        string("data.path", \.data.path),
+        bool("data.augment", \.data.augment),
+        int("data.pad", \.data.pad, min: 0),
+
+        int("train.epochs", \.train.epochs, min: 1),
+        int("train.batch_size", \.train.batchSize, min: 1),
+        int("train.seed", \.train.seed, min: 0),
+        number("train.label_smoothing", \.train.labelSmoothing, .fraction),
+        int("train.eval_every", \.train.evalEvery, min: 1),
+        int("train.threads", \.train.threads, min: 1),
+
+        choice("optimizer.name", \.optimizer.name, what: "optimizer"),
+        number("optimizer.lr", \.optimizer.lr, .above(0)),
+        number("optimizer.momentum", \.optimizer.momentum, .fraction),
+        bool("optimizer.nesterov", \.optimizer.nesterov),
+        number("optimizer.weight_decay", \.optimizer.weightDecay, .atLeast(0)),
+        betas(),
+        number("optimizer.eps", \.optimizer.eps, .above(0)),
+        number("optimizer.trust_coefficient", \.optimizer.trustCoefficient, .above(0)),
+        bool("optimizer.no_decay_bn_bias", \.optimizer.noDecayBNBias),
+
+        number("schedule.warmup_epochs", \.schedule.warmupEpochs, .atLeast(0)),
+        number("schedule.warmup_start_factor", \.schedule.warmupStartFactor, .closedFraction),
+        choice("schedule.kind", \.schedule.kind, what: "schedule kind"),
+        number("schedule.final_lr", \.schedule.finalLR, .atLeast(0)),
+        intList("schedule.milestones", \.schedule.milestones, min: 1, increasing: true),
+        number("schedule.gamma", \.schedule.gamma, .above(0)),
+        bool("schedule.scale_lr_by_batch", \.schedule.scaleLRByBatch),
+
+        string("run.dir", \.run.dir),
+        int("run.log_every", \.run.logEvery, min: 1),
+        choice("run.progress", \.run.progress, what: "progress mode"),
+    ]
+
+    /// `fields` by dotted key.
+    static let byKey: [String: Field] = Dictionary(uniqueKeysWithValues: fields.map { ($0.key, $0) })
+
+    /// Every dotted key, for suggestions.
+    static var keys: [String] { fields.map(\.key) }
+
+    // MARK: - Field builders
+
+    /// Allowed range of a number; `text` completes "must be a number ...".
+    enum Bound {
+        case atLeast(Double), above(Double), fraction, closedFraction
+
+        func contains(_ value: Double) -> Bool {
+            switch self {
+            case let .atLeast(low): return value >= low
+            case let .above(low): return value > low
+            case .fraction: return value >= 0 && value < 1
+            case .closedFraction: return value >= 0 && value <= 1
+            }
+        }
+
+        var text: String {
+            switch self {
+            case let .atLeast(low): return ">= \(Self.text(low))"
+            case let .above(low): return "> \(Self.text(low))"
+            case .fraction: return "in [0, 1)"
+            case .closedFraction: return "in [0, 1]"
+            }
+        }
+
+        /// "0" rather than "0.0" in "must be a number > 0".
+        private static func text(_ value: Double) -> String {
+            value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : render(value)
+        }
+    }
+
+    private static func int(_ key: String, _ path: WritableKeyPath<TrainConfig, Int>, min: Int) -> Field {
+        Field(key: key, apply: { config, node, origin in
+            let value = try ConfigValue.int(node, key, origin)
+            guard value >= min else {
+                throw ConfigValue.error(origin, key, "must be an integer >= \(min), got \(value)")
+            }
+            config[keyPath: path] = value
+        }, render: { "\($0[keyPath: path])" })
+    }
+
+    private static func number(_ key: String, _ path: WritableKeyPath<TrainConfig, Double>,
+                               _ bound: Bound) -> Field {
+        Field(key: key, apply: { config, node, origin in
+            let value = try ConfigValue.double(node, key, origin)
+            guard bound.contains(value) else {
+                let typed = node.scalar?.string ?? render(value)
+                throw ConfigValue.error(origin, key, "must be a number \(bound.text), got \(typed)")
+            }
+            config[keyPath: path] = value
+        }, render: { render($0[keyPath: path]) })
+    }
+
+    private static func bool(_ key: String, _ path: WritableKeyPath<TrainConfig, Bool>) -> Field {
+        Field(key: key, apply: { config, node, origin in
+            config[keyPath: path] = try ConfigValue.bool(node, key, origin)
+        }, render: { $0[keyPath: path] ? "true" : "false" })
+    }
+
+    private static func string(_ key: String, _ path: WritableKeyPath<TrainConfig, String>) -> Field {
+        Field(key: key, apply: { config, node, origin in
+            config[keyPath: path] = try ConfigValue.string(node, key, origin)
+        }, render: { quote($0[keyPath: path]) })
+    }
+
+    private static func choice<E: RawRepresentable & CaseIterable>(
+        _ key: String, _ path: WritableKeyPath<TrainConfig, E>, what: String
+    ) -> Field where E.RawValue == String {
+        Field(key: key, apply: { config, node, origin in
+            config[keyPath: path] = try ConfigValue.choice(node, key, origin, what: what)
+        }, render: { quote($0[keyPath: path].rawValue) })
+    }
+
+    private static func intList(_ key: String, _ path: WritableKeyPath<TrainConfig, [Int]>,
+                                min: Int, increasing: Bool) -> Field {
+        Field(key: key, apply: { config, node, origin in
+            var values: [Int] = []
+            for element in try ConfigValue.list(node, key, origin, example: "[5, 10]") {
+                let here = origin.at(element)
+                let value = try ConfigValue.int(element, key, here)
+                guard value >= min else {
+                    throw ConfigValue.error(here, key, "every element must be an integer >= \(min), got \(value)")
+                }
+                if increasing, let last = values.last, value <= last {
+                    throw ConfigValue.error(here, key,
+                                            "must be strictly increasing, got \(value) after \(last)")
+                }
+                values.append(value)
+            }
+            config[keyPath: path] = values
+        }, render: { "[" + $0[keyPath: path].map(String.init).joined(separator: ", ") + "]" })
+    }
+
+    /// `optimizer.betas: [b1, b2]`, held as two properties so the length is checked once, here.
+    private static func betas() -> Field {
+        let key = "optimizer.betas"
+        return Field(key: key, apply: { config, node, origin in
+            let elements = try ConfigValue.list(node, key, origin, example: "[0.9, 0.999]")
+            guard elements.count == 2 else {
+                throw ConfigValue.error(origin, key,
+                                        "expected exactly two numbers such as [0.9, 0.999], got \(elements.count)")
+            }
+            var values: [Double] = []
+            for element in elements {
+                let here = origin.at(element)
+                let value = try ConfigValue.double(element, key, here)
+                guard Bound.fraction.contains(value) else {
+                    throw ConfigValue.error(here, key,
+                                            "each beta must be in [0, 1), got \(element.scalar?.string ?? render(value))")
+                }
+                values.append(value)
+            }
+            config.optimizer.beta1 = values[0]
+            config.optimizer.beta2 = values[1]
+        }, render: { "[\(render($0.optimizer.beta1)), \(render($0.optimizer.beta2))]" })
+    }
+
+    // MARK: - Rendering
+
+    /// Shortest text that parses back to exactly `value` (Swift's `description` guarantees it),
+    /// with a `.0` mantissa in exponent form (`1.0e-08`, not `1e-08`): YAML 1.1 readers such as
+    /// PyYAML read `1e-08` as a string, and people load `config.yaml` from Python to plot runs.
+    static func render(_ value: Double) -> String {
+        let text = "\(value)"
+        guard let e = text.firstIndex(of: "e"), !text[..<e].contains(".") else { return text }
+        return text[..<e] + ".0" + text[e...]
+    }
+
+    /// `text` plain when YAML and `ConfigValue` would read it back as the same string,
+    /// double-quoted (with escapes) otherwise.
+    static func quote(_ text: String) -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-")
+        let typedWords: Set<String> = ["", "~", "null", "true", "false", "yes", "no", "on", "off"]
+        let first = text.first
+        let plainOK = !text.isEmpty && text.allSatisfy { safe.contains($0) }
+            && first != "-" && first != "." && Double(text) == nil && Int(text) == nil
+            && !typedWords.contains(text.lowercased())
+        if plainOK { return text }
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\x" + String(repeating: "0", count: 2 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

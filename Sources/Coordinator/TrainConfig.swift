@@ -1,0 +1,182 @@
+/// The resolved configuration of one supervised training run.
+///
+/// Every property has a default, so `TrainConfig()` is a complete, valid configuration and a
+/// YAML file only needs the keys it changes. Values built in code are not range-checked; values
+/// that come through `ConfigLoader` (files and `--set` overrides) are.
+///
+/// The YAML key of each property is its snake_case name under its section, e.g.
+/// `train.batch_size` ↔ `train.batchSize`. The one exception is `optimizer.betas: [b1, b2]`,
+/// held as `optimizer.beta1` / `optimizer.beta2` so a wrong-length list can't exist in memory.
+public struct TrainConfig: Equatable, Sendable {
+    /// `model:` — which network to build.
+    public var model = ModelSection()
+    /// `data:` — where the data comes from and how it is augmented.
+    public var data = DataSection()
+    /// `train:` — length of the run, batch size, seeds and threads.
+    public var train = TrainSection()
+    /// `optimizer:` — the update rule and its hyper-parameters.
+    public var optimizer = OptimizerSection()
+    /// `schedule:` — how the learning rate changes over the run.
+    public var schedule = ScheduleSection()
+    /// `run:` — where outputs go and how progress is shown; never changes the trained weights.
+    public var run = RunSection()
+
+    /// The default configuration (ResNet-20 on Fashion-MNIST, SGD, warm-up then cosine).
+    public init() {}
+
+    /// The learning rate the schedule starts from: `optimizer.lr`, multiplied by
+    /// global batch / 256 when `schedule.scale_lr_by_batch` is set (the linear scaling rule).
+    ///
+    /// `final_lr` is not scaled: it is an absolute floor, usually 0.
+    /// - Parameter worldSize: number of processes; the global batch is `batch_size × worldSize`.
+    public func baseLR(worldSize: Int) -> Double {
+        guard schedule.scaleLRByBatch else { return optimizer.lr }
+        return optimizer.lr * Double(train.batchSize * max(worldSize, 1)) / 256
+    }
+
+    // MARK: - Sections
+
+    /// `model:` section.
+    public struct ModelSection: Equatable, Sendable {
+        /// `model.name`.
+        public var name: ModelName = .resnet20
+        /// `model.num_classes`: width of the classifier output (≥ 2).
+        public var numClasses = 10
+        /// `model.mlp_hidden`: hidden layer widths, used only when `name` is `mlp`.
+        public var mlpHidden = [1024, 1024]
+        /// `model.dropout`: dropout probability before the classifier, in [0, 1).
+        public var dropout = 0.0
+        /// Defaults.
+        public init() {}
+    }
+
+    /// `data:` section.
+    public struct DataSection: Equatable, Sendable {
+        /// `data.dataset`.
+        public var dataset: DatasetName = .fashionMNIST
+        /// `data.path`: directory holding the IDX (gz) files.
+        public var path = "/usr/share/datasets/fashion-mnist"
+        /// `data.augment`: random crop (after padding) and horizontal flip for training batches.
+        public var augment = true
+        /// `data.pad`: zero padding in pixels on each side before the random crop (≥ 0).
+        public var pad = 2
+        /// Defaults.
+        public init() {}
+    }
+
+    /// `train:` section.
+    public struct TrainSection: Equatable, Sendable {
+        /// `train.epochs` (≥ 1).
+        public var epochs = 15
+        /// `train.batch_size`: samples per process per step; the global batch is this × world size.
+        public var batchSize = 128
+        /// `train.seed`: seeds weight init, the sampler and every rank's augmentation stream (≥ 0).
+        public var seed = 0
+        /// `train.label_smoothing`, in [0, 1).
+        public var labelSmoothing = 0.0
+        /// `train.eval_every`: evaluate on the test set every this many epochs (≥ 1).
+        public var evalEvery = 1
+        /// `train.threads`: BLAS threads per process (≥ 1). One per rank when ranks = cores.
+        public var threads = 1
+        /// Defaults.
+        public init() {}
+    }
+
+    /// `optimizer:` section.
+    public struct OptimizerSection: Equatable, Sendable {
+        /// `optimizer.name`.
+        public var name: OptimizerName = .sgd
+        /// `optimizer.lr`: peak learning rate (> 0), before the optional batch scaling.
+        public var lr = 0.1
+        /// `optimizer.momentum` (SGD, LARS), in [0, 1).
+        public var momentum = 0.9
+        /// `optimizer.nesterov` (SGD, LARS).
+        public var nesterov = false
+        /// `optimizer.weight_decay` (≥ 0); decoupled for AdamW.
+        public var weightDecay = 5e-4
+        /// First element of `optimizer.betas` (AdamW), in [0, 1).
+        public var beta1 = 0.9
+        /// Second element of `optimizer.betas` (AdamW), in [0, 1).
+        public var beta2 = 0.999
+        /// `optimizer.eps` (AdamW), > 0.
+        public var eps = 1e-8
+        /// `optimizer.trust_coefficient` (LARS), > 0.
+        public var trustCoefficient = 0.001
+        /// `optimizer.no_decay_bn_bias`: exempt batch-norm parameters and biases from weight decay
+        /// (and from the LARS trust ratio).
+        public var noDecayBNBias = true
+        /// Defaults.
+        public init() {}
+    }
+
+    /// `schedule:` section (learning rate over the run; positions are in epochs and may be
+    /// fractional where noted, converted to iterations by the coordinator).
+    public struct ScheduleSection: Equatable, Sendable {
+        /// `schedule.warmup_epochs`: linear warm-up length in epochs (≥ 0, fractional allowed).
+        public var warmupEpochs = 1.0
+        /// `schedule.warmup_start_factor`: warm-up starts at this fraction of the base lr, in [0, 1].
+        public var warmupStartFactor = 0.1
+        /// `schedule.kind`: what follows the warm-up.
+        public var kind: ScheduleKind = .cosine
+        /// `schedule.final_lr`: where cosine ends (≥ 0).
+        public var finalLR = 0.0
+        /// `schedule.milestones`: epochs at which multistep multiplies the lr by `gamma`
+        /// (strictly increasing, ≥ 1).
+        public var milestones: [Int] = []
+        /// `schedule.gamma`: multistep factor (> 0).
+        public var gamma = 0.1
+        /// `schedule.scale_lr_by_batch`: apply the linear scaling rule, see `TrainConfig.baseLR`.
+        public var scaleLRByBatch = false
+        /// Defaults.
+        public init() {}
+    }
+
+    /// `run:` section.
+    public struct RunSection: Equatable, Sendable {
+        /// `run.dir`: the run directory. The loader defaults it to `runs/<config file stem>`;
+        /// relative paths are relative to the working directory, not to the config file.
+        public var dir = "runs/default"
+        /// `run.log_every`: iterations between plain progress lines and metrics records (≥ 1).
+        public var logEvery = 50
+        /// `run.progress`: how rank 0 shows progress.
+        public var progress: ProgressMode = .auto
+        /// Defaults.
+        public init() {}
+    }
+
+    // MARK: - Choices
+
+    /// Valid `model.name` values.
+    public enum ModelName: String, CaseIterable, Sendable {
+        case resnet20, resnet32, resnet56, resnet18, resnet50, mlp
+    }
+
+    /// Valid `data.dataset` values.
+    public enum DatasetName: String, CaseIterable, Sendable {
+        case fashionMNIST = "fashion-mnist"
+    }
+
+    /// Valid `optimizer.name` values.
+    public enum OptimizerName: String, CaseIterable, Sendable {
+        case sgd, adamw, lars
+    }
+
+    /// Valid `schedule.kind` values (the shape after warm-up).
+    public enum ScheduleKind: String, CaseIterable, Sendable {
+        case cosine, constant, multistep
+    }
+}
+
+/// Valid `run.progress` values.
+public enum ProgressMode: String, CaseIterable, Sendable {
+    /// A bar when stdout is a terminal that can redraw a line (`TERM` is not `dumb`),
+    /// plain lines otherwise.
+    case auto
+    /// A bar whenever stdout is a terminal, even a `dumb` one; plain lines when it is not
+    /// (carriage returns in a log file are noise).
+    case bar
+    /// Plain lines every `run.log_every` iterations.
+    case plain
+    /// Nothing on stdout (the run directory still gets metrics and log).
+    case none
+}

@@ -1,0 +1,246 @@
+import Coordinator
+import Foundation
+import XCTest
+
+/// `ConfigLoader`: files, overrides and every kind of error message.
+final class ConfigLoaderTests: XCTestCase {
+    private var directory = URL(fileURLWithPath: "/nonexistent")
+
+    override func setUpWithError() throws {
+        directory = try makeTemporaryDirectory(self)
+    }
+
+    /// Writes `yaml` to `x.yaml` and loads it.
+    private func load(_ yaml: String, overrides: [String] = []) throws -> TrainConfig {
+        try ConfigLoader.load(path: try writeFile(yaml, named: "x.yaml", in: directory), overrides: overrides)
+    }
+
+    // MARK: - Shipped configs
+
+    func testShippedResNet20ConfigIsTheDefaultRun() throws {
+        let path = packageRoot.appendingPathComponent("configs/fashion-resnet20.yaml").path
+        let config = try ConfigLoader.load(path: path)
+        var expected = TrainConfig()
+        expected.run.dir = "runs/fashion-resnet20"
+        XCTAssertEqual(config, expected)
+    }
+
+    func testShippedSmokeConfigIsSmall() throws {
+        let path = packageRoot.appendingPathComponent("configs/smoke.yaml").path
+        let config = try ConfigLoader.load(path: path)
+        XCTAssertEqual(config.model.name, .mlp)
+        XCTAssertEqual(config.train.epochs, 1)
+        XCTAssertEqual(config.train.batchSize, 256)
+        XCTAssertEqual(config.run.dir, "runs/smoke")
+        XCTAssertLessThanOrEqual(config.model.mlpHidden.reduce(0, +), 256)
+    }
+
+    // MARK: - Reading values
+
+    func testFileValuesOverrideDefaultsAndTheRestStay() throws {
+        let config = try load("""
+            model:
+              name: mlp
+              mlp_hidden:
+                - 256
+                - 128
+            optimizer: {name: adamw, lr: 3e-4, betas: [0.8, 0.99], nesterov: yes}
+            schedule:
+              milestones: [5, 10]
+            run:
+              dir: out/here
+            """)
+        XCTAssertEqual(config.model.name, .mlp)
+        XCTAssertEqual(config.model.mlpHidden, [256, 128])
+        XCTAssertEqual(config.optimizer.name, .adamw)
+        XCTAssertEqual(config.optimizer.lr, 3e-4)
+        XCTAssertEqual(config.optimizer.beta1, 0.8)
+        XCTAssertEqual(config.optimizer.beta2, 0.99)
+        XCTAssertTrue(config.optimizer.nesterov)
+        XCTAssertEqual(config.schedule.milestones, [5, 10])
+        XCTAssertEqual(config.run.dir, "out/here")
+        XCTAssertEqual(config.train, TrainConfig().train)
+    }
+
+    func testIntegersAreAcceptedWhereNumbersAreExpected() throws {
+        XCTAssertEqual(try load("optimizer:\n  lr: 1\n").optimizer.lr, 1.0)
+    }
+
+    func testEmptyFileAndEmptySectionsMeanDefaults() throws {
+        var expected = TrainConfig()
+        expected.run.dir = "runs/x"
+        XCTAssertEqual(try load(""), expected)
+        XCTAssertEqual(try load("# only a comment\n"), expected)
+        XCTAssertEqual(try load("train:\n  # epochs: 3\nmodel:\n"), expected)
+    }
+
+    func testRunDirDefaultsToTheConfigStem() throws {
+        let path = try writeFile("", named: "my-exp.v2.yaml", in: directory)
+        XCTAssertEqual(try ConfigLoader.load(path: path).run.dir, "runs/my-exp.v2")
+        XCTAssertEqual(ConfigLoader.defaultRunDir(for: "configs/smoke.yaml"), "runs/smoke")
+    }
+
+    // MARK: - Overrides
+
+    func testOverridesApplyInOrderAndBeatTheFile() throws {
+        let config = try load("train:\n  epochs: 7\n", overrides: [
+            "train.epochs=3",
+            "optimizer.name=adamw",
+            "schedule.milestones=[5,10]",
+            "model.mlp_hidden=[]",
+            "run.dir=/tmp/somewhere else",
+            "data.augment=false",
+            "optimizer.lr=0.5",
+            "optimizer.lr=0.25",
+        ])
+        XCTAssertEqual(config.train.epochs, 3)
+        XCTAssertEqual(config.optimizer.name, .adamw)
+        XCTAssertEqual(config.schedule.milestones, [5, 10])
+        XCTAssertEqual(config.model.mlpHidden, [])
+        XCTAssertEqual(config.run.dir, "/tmp/somewhere else")
+        XCTAssertFalse(config.data.augment)
+        XCTAssertEqual(config.optimizer.lr, 0.25)
+    }
+
+    func testApplyingOverridesToAnExistingConfig() throws {
+        let config = try ConfigLoader.applying(overrides: ["train.seed=42"], to: TrainConfig())
+        XCTAssertEqual(config.train.seed, 42)
+        assertCoordinatorError(try ConfigLoader.applying(overrides: ["train.seed=-1"], to: TrainConfig()),
+                               contains: ["--set train.seed=-1", "train.seed", ">= 0", "-1"])
+    }
+
+    func testBadOverridesNameTheOverride() {
+        assertCoordinatorError(try load("", overrides: ["train.epoch=3"]),
+                               contains: ["--set train.epoch=3: unknown key 'train.epoch' (did you mean 'train.epochs'?)"])
+        assertCoordinatorError(try load("", overrides: ["train.epochs"]),
+                               contains: ["--set train.epochs", "key=value"])
+        assertCoordinatorError(try load("", overrides: ["train.epochs=abc"]),
+                               contains: ["--set train.epochs=abc: train.epochs: expected an integer, got 'abc'"])
+        assertCoordinatorError(try load("", overrides: ["train.epochs="]),
+                               contains: ["--set train.epochs=", "expected an integer, got nothing"])
+        assertCoordinatorError(try load("", overrides: ["schedule.milestones=[5,10"]),
+                               contains: ["--set schedule.milestones=[5,10", "schedule.milestones", "not valid YAML"])
+        assertCoordinatorError(try load("", overrides: ["train=3"]),
+                               contains: ["--set train=3", "section", "train.epochs"])
+        assertCoordinatorError(try load("", overrides: ["optimizer.name=adam"]),
+                               contains: ["--set optimizer.name=adam", "unknown optimizer 'adam'",
+                                          "did you mean 'adamw'", "sgd, adamw, lars"])
+    }
+
+    // MARK: - Unknown keys
+
+    func testUnknownKeyNamesFileLineKeyAndSuggestion() {
+        let message = assertCoordinatorError(try load("""
+            model:
+              name: mlp
+            train:
+              epoch: 3
+            """), contains: ["unknown key 'train.epoch' (did you mean 'train.epochs'?)"])
+        XCTAssertTrue(message?.hasPrefix(directory.appendingPathComponent("x.yaml").path + ":4: ") ?? false,
+                      message ?? "")
+    }
+
+    func testUnknownKeySuggestionsAcrossSections() {
+        assertCoordinatorError(try load("trian:\n  epochs: 3\n"),
+                               contains: ["x.yaml:1: unknown key 'trian' (did you mean 'train'?)"])
+        assertCoordinatorError(try load("epochs: 3\n"),
+                               contains: ["x.yaml:1: unknown key 'epochs' (did you mean 'train.epochs'?)"])
+        assertCoordinatorError(try load("train:\n  epochs: 3\n  lr: 0.1\n"),
+                               contains: ["x.yaml:3: unknown key 'train.lr' (did you mean 'optimizer.lr'?)"])
+    }
+
+    func testUnknownKeyWithNothingCloseListsTheValidKeys() {
+        assertCoordinatorError(try load("train:\n  frobnicate: 3\n"),
+                               contains: ["x.yaml:2: unknown key 'train.frobnicate'", "valid keys in 'train'",
+                                          "epochs", "batch_size"])
+        assertCoordinatorError(try load("frobnicate: 3\n"),
+                               contains: ["x.yaml:1: unknown key 'frobnicate'", "valid sections", "optimizer"])
+    }
+
+    func testDuplicateKeysAreErrors() {
+        assertCoordinatorError(try load("train:\n  epochs: 3\n  epochs: 4\n"),
+                               contains: ["x.yaml:3: duplicate key 'train.epochs' (first set at line 2)"])
+        assertCoordinatorError(try load("train:\n  epochs: 3\ntrain:\n  seed: 1\n"),
+                               contains: ["x.yaml:3: duplicate key 'train'"])
+    }
+
+    // MARK: - Wrong types
+
+    func testWrongTypesNameTheLineAndKey() {
+        assertCoordinatorError(try load("train:\n  seed: 1\n  epochs: three\n"),
+                               contains: ["x.yaml:3: train.epochs: expected an integer, got 'three'"])
+        assertCoordinatorError(try load("train:\n  epochs: 1.5\n"),
+                               contains: ["x.yaml:2: train.epochs: expected an integer, got '1.5'"])
+        assertCoordinatorError(try load("train:\n  epochs: \"3\"\n"),
+                               contains: ["x.yaml:2: train.epochs", "quoted string '3'", "remove the quotes"])
+        assertCoordinatorError(try load("optimizer:\n  lr: fast\n"),
+                               contains: ["x.yaml:2: optimizer.lr: expected a number, got 'fast'"])
+        assertCoordinatorError(try load("optimizer:\n  lr: .nan\n"),
+                               contains: ["x.yaml:2: optimizer.lr: expected a number"])
+        assertCoordinatorError(try load("data:\n  augment: maybe\n"),
+                               contains: ["x.yaml:2: data.augment: expected true or false, got 'maybe'"])
+        assertCoordinatorError(try load("schedule:\n  milestones: 5\n"),
+                               contains: ["x.yaml:2: schedule.milestones: expected a list such as [5, 10], got '5'"])
+        assertCoordinatorError(try load("data:\n  path: [a, b]\n"),
+                               contains: ["x.yaml:2: data.path: expected a string, got a list"])
+        assertCoordinatorError(try load("model: resnet20\n"),
+                               contains: ["x.yaml:1: model: expected a section", "model.name"])
+        assertCoordinatorError(try load("- model\n- train\n"),
+                               contains: ["x.yaml:1: expected sections (model, data", "got a list"])
+    }
+
+    // MARK: - Out of range
+
+    func testOutOfRangeValuesSayWhatIsAllowed() {
+        assertCoordinatorError(try load("train:\n  epochs: 0\n"),
+                               contains: ["x.yaml:2: train.epochs: must be an integer >= 1, got 0"])
+        assertCoordinatorError(try load("optimizer:\n  lr: -0.1\n"),
+                               contains: ["x.yaml:2: optimizer.lr: must be a number > 0, got -0.1"])
+        assertCoordinatorError(try load("train:\n  label_smoothing: 1.0\n"),
+                               contains: ["x.yaml:2: train.label_smoothing: must be a number in [0, 1), got 1.0"])
+        assertCoordinatorError(try load("model:\n  name: resnet21\n"),
+                               contains: ["x.yaml:2: model.name: unknown model 'resnet21'", "did you mean 'resnet20'",
+                                          "valid: resnet20, resnet32, resnet56, resnet18, resnet50, mlp"])
+        assertCoordinatorError(try load("optimizer:\n  betas: [0.9]\n"),
+                               contains: ["x.yaml:2: optimizer.betas: expected exactly two numbers", "got 1"])
+        assertCoordinatorError(try load("optimizer:\n  betas: [0.9, 1.5]\n"),
+                               contains: ["optimizer.betas: each beta must be in [0, 1), got 1.5"])
+    }
+
+    func testListElementErrorsPointAtTheElementLine() {
+        assertCoordinatorError(try load("""
+            schedule:
+              milestones:
+                - 5
+                - 3
+            """), contains: ["x.yaml:4: schedule.milestones: must be strictly increasing, got 3 after 5"])
+        assertCoordinatorError(try load("model:\n  mlp_hidden: [64, 0]\n"),
+                               contains: ["x.yaml:2: model.mlp_hidden: every element must be an integer >= 1, got 0"])
+    }
+
+    // MARK: - File problems
+
+    func testInvalidYAMLNamesFileAndLine() throws {
+        let message = assertCoordinatorError(try load("train:\n  epochs: 3\n  seed: [1, 2\nmodel:\n  name: mlp\n"),
+                                             contains: ["x.yaml:", "invalid YAML", "fix the syntax"])
+        let range = message?.range(of: #"x\.yaml:[0-9]+:[0-9]+: invalid YAML"#, options: .regularExpression)
+        XCTAssertNotNil(range, message ?? "")
+        assertCoordinatorError(try load("train:\n  epochs: 3\n bad indentation: 1\n"),
+                               contains: ["x.yaml:3:2: invalid YAML"])
+        assertCoordinatorError(try load("train:\n\tepochs: 3\n"),
+                               contains: ["x.yaml:2:", "invalid YAML", "not tabs"])
+    }
+
+    func testMissingFileIsOneLineNamingThePath() {
+        assertCoordinatorError(try ConfigLoader.load(path: "/nonexistent/configs/nope.yaml"),
+                               contains: ["/nonexistent/configs/nope.yaml: config file not found"])
+    }
+
+    func testDirectoryAndNonUTF8FilesAreRejected() throws {
+        assertCoordinatorError(try ConfigLoader.load(path: directory.path),
+                               contains: [directory.path, "is a directory"])
+        let path = directory.appendingPathComponent("latin1.yaml")
+        try Data([0x74, 0x72, 0x61, 0x69, 0x6E, 0x3A, 0x20, 0xE9, 0xFF, 0x0A]).write(to: path)
+        assertCoordinatorError(try ConfigLoader.load(path: path.path), contains: [path.path, "UTF-8"])
+    }
+}
