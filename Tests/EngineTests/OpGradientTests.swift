@@ -54,6 +54,27 @@ final class OpGradientTests: XCTestCase {
         convAgainstDirectLoop(n: 12, size: 14)
     }
 
+    /// Splitting images across threads (with per-thread weight-gradient partials) gives the
+    /// same forward values and gradients as one thread, on both weight-gradient paths.
+    func testConv2dTwoThreadsMatchOne() {
+        for size in [28, 14] {
+            let x = input([12, 16, size, size]), w = input([8, 16, 3, 3], scale: 0.1)
+            func run(_ threads: Int) -> ([Float], [Float], [Float]) {
+                Parallel.threads = threads
+                defer { Parallel.threads = 1 }
+                x.grad = nil
+                w.grad = nil
+                let y = x.conv2d(weight: w, stride: 1, padding: 1)
+                (y * y).sum().backward()
+                return (y.values, x.grad!.values, w.grad!.values)
+            }
+            let one = run(1), two = run(2)
+            assertClose(two.0, one.0, rtol: 1e-5, atol: 1e-6)
+            assertClose(two.1, one.1, rtol: 1e-5, atol: 1e-6)
+            assertClose(two.2, one.2, rtol: 1e-4, atol: 1e-4)
+        }
+    }
+
     func convAgainstDirectLoop(n: Int, size s: Int) {
         let x = input([n, 16, s, s]), w = input([4, 16, 3, 3], scale: 0.1), b = input([4])
         checkGradients([x, w, b], samples: 20) { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 1) }

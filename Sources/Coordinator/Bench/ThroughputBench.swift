@@ -32,8 +32,7 @@ public struct ThroughputBench {
 
     /// Runs the benchmark; `nextBatch(i)` supplies batch `i` (images [B,1,28,28], labels).
     public func run(dataSource: String, nextBatch: (Int) throws -> (Tensor, [Int])) rethrows -> Result {
-        BLAS.setThreads(threads)
-        Parallel.threads = threads
+        Parallel.configure(threads: threads, convolutional: model == .resnet20)
         var rng = RandomGenerator(seed: 0)
         let net: any Module = model == .resnet20
             ? ResNet.cifar(depth: 20, inputChannels: 1, numClasses: 10, rng: &rng)

@@ -28,3 +28,14 @@ public enum Parallel {
         }
     }
 }
+
+extension Parallel {
+    /// Gives a process `threads` cores. Convolutional models run almost entirely in the
+    /// engine's own kernels, which then get the threads while OpenBLAS keeps one (its idle
+    /// workers spin and would steal the cores back); dense models are nearly all SGEMM, so
+    /// OpenBLAS gets them.
+    public static func configure(threads: Int, convolutional: Bool) {
+        Parallel.threads = convolutional ? threads : 1
+        BLAS.setThreads(convolutional ? 1 : threads)
+    }
+}

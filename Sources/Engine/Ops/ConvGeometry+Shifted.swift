@@ -97,27 +97,27 @@ extension ConvGeometry {
     func groupedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
         let hw = colCols
         let group = max(1, min(n, 2048 / hw))
+        let groups = (n + group - 1) / group
         let ld = PanelGemm.paddedColumns(group * hw)
-        let cols = Tensor(uninitializedShape: [colRows, ld])   // cols: [C·kh·kw, G·HW (padded)]
-        let dy = Tensor.zeros([o, ld])                          // dy: [O, G·HW (padded)], pad stays 0
         let offsets = (0..<colRows).map { $0 * ld }
-        var first = 0
-        offsets.withUnsafeBufferPointer { off in
-            while first < n {
-                let count = min(group, n - first)
-                if count < group {   // a short last group: clear the columns it leaves unused
-                    dy.fill(0)
-                    for r in 0..<colRows { (cols.data + r * ld + count * hw).update(repeating: 0, count: ld - count * hw) }
-                } else {
-                    for r in 0..<colRows { (cols.data + r * ld + count * hw).update(repeating: 0, count: ld - count * hw) }
-                }
+        // Thread 0 accumulates into dw itself; the others into partials summed at the end.
+        let partials = (1..<min(Parallel.threads, groups)).map { _ in Tensor(uninitializedShape: [o, colRows]) }
+        offsets.withUnsafeBufferPointer { off in Parallel.chunks(groups) { part, mine in
+            let cols = Tensor(uninitializedShape: [colRows, ld])   // cols: [C·kh·kw, G·HW (padded)]
+            let dy = Tensor.zeros([o, ld])                          // dy: [O, G·HW (padded)], pad stays 0
+            let target = part == 0 ? dw : partials[part - 1].data
+            for g in mine {
+                let first = g * group, count = min(group, n - first)
+                if count < group { dy.fill(0) }   // a short last group leaves columns unused: zero them
+                for r in 0..<colRows { (cols.data + r * ld + count * hw).update(repeating: 0, count: ld - count * hw) }
                 for j in 0..<count { im2col(x + (first + j) * inPlane, into: cols.data + j * hw, ld: ld) }
                 gatherOutputGradient(gy, first: first, count: count, into: dy.data, ld: ld)
+                let start = g == mine.lowerBound
                 ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: ld, a: dy.data, lda: ld,
-                                               base: cols.data, rowOffsets: off.baseAddress!, c: dw, ldc: colRows,
-                                               accumulate: !(overwrite && first == 0))
-                first += count
+                                               base: cols.data, rowOffsets: off.baseAddress!, c: target, ldc: colRows,
+                                               accumulate: !(start && (part > 0 || overwrite)))
             }
-        }
+        } }
+        for p in partials { for i in 0..<(o * colRows) { dw[i] += p.data[i] } }
     }
 }

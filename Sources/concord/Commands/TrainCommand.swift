@@ -1,0 +1,27 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+
+/// `concord train CONFIG`: supervised training from a YAML run configuration.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a classifier from a YAML configuration (see configs/).",
+        discussion: """
+            Writes the run directory (run.dir): config.yaml (resolved), metrics.jsonl, log.txt \
+            and model.safetensors. Override keys with --set, e.g. --set train.epochs=3.
+            """)
+
+    @Argument(help: "YAML run configuration.") var config: String
+    @Option(name: .customLong("set"), help: "Override a key: --set train.epochs=3 (repeatable).")
+    var overrides: [String] = []
+
+    func run() throws {
+        // Errors are one-line descriptions (file, key, what to do); ArgumentParser prints them
+        // and exits non-zero.
+        let cfg = try ConfigLoader.load(path: config, overrides: overrides)
+        let run = try RunDirectory.create(for: cfg)
+        let trainer = try SupervisedTrainer(config: cfg, run: run)
+        try trainer.train()
+    }
+}
