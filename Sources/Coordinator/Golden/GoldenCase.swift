@@ -43,10 +43,15 @@ public struct GoldenCase {
 
     func attr<T>(_ key: String, as type: T.Type = T.self) throws -> T {
         guard let v = attrs[key] else { throw GoldenError("\(name): attribute '\(key)' is missing") }
-        if T.self == Float.self, let n = v as? NSNumber { return n.floatValue as! T }
-        if T.self == Int.self, let n = v as? NSNumber { return n.intValue as! T }
-        if T.self == Bool.self, let n = v as? NSNumber { return n.boolValue as! T }
-        guard let t = v as? T else { throw GoldenError("\(name): attribute '\(key)' has an unexpected type") }
+        let converted: Any?
+        switch (T.self, v as? NSNumber) {
+        case (is Float.Type, let n?): converted = n.floatValue
+        case (is Double.Type, let n?): converted = n.doubleValue
+        case (is Int.Type, let n?): converted = n.intValue
+        case (is Bool.Type, let n?): converted = n.boolValue
+        default: converted = v
+        }
+        guard let t = converted as? T else { throw GoldenError("\(name): attribute '\(key)' has an unexpected type") }
         return t
     }
 

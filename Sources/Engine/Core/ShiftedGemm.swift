@@ -7,9 +7,15 @@
 /// each output row are junk and are dropped (forward) or multiplied by zero (weight gradient).
 public enum ShiftedGemm {
     public typealias V = SIMD8<Float>
+    /// Rows of C per tile: m must be a multiple of it.
+    public static let tileRows = 4
+
+    /// Floats each B window must provide for an n-column product (n rounded up to 8).
+    @inlinable
+    public static func paddedColumns(_ n: Int) -> Int { (n + 7) / 8 * 8 }
 
     /// C[m, n] (=|+=) A[m, k] · B[k, n] where row p of B starts at `base + rowOffsets[p]`.
-    /// m must be a multiple of 4; every window must be readable to `PanelGemm.paddedColumns(n)`.
+    /// m must be a multiple of 4; every window must be readable to `paddedColumns(n)` floats.
     public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                                 base: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {

@@ -1,7 +1,7 @@
-/// Reductions over float buffers in 8-wide SIMD (AVX2), with eight independent partial sums.
+/// Reductions and element-wise loops over float buffers in 8-wide SIMD (AVX2).
 ///
-/// Plain Swift loops that accumulate into one `Float` cannot be vectorised (the compiler may
-/// not reorder floating-point additions); these can, and are what the kernels use.
+/// Plain Swift loops that accumulate into one scalar cannot be vectorised (the compiler may
+/// not reorder floating-point additions); these keep vector partial sums instead.
 public enum VectorMath {
     /// Σ p[i].
     @inlinable
@@ -16,43 +16,6 @@ public enum VectorMath {
         }
         var s = (acc0 + acc1).sum()
         while i < n { s += p[i]; i += 1 }
-        return s
-    }
-
-    /// Σ a[i]·b[i].
-    @inlinable
-    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        var i = 0
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while i + 16 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            acc1 += ra.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
-                * rb.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
-            i += 16
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { s += a[i] * b[i]; i += 1 }
-        return s
-    }
-
-    /// Σ a[i]·b[i] with products and sums in double precision (for sums of large,
-    /// cancelling terms whose float result would keep few correct digits).
-    @inlinable
-    public static func dotDouble(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Double {
-        var acc0 = SIMD4<Double>(), acc1 = SIMD4<Double>()
-        var i = 0
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while i + 8 <= n {
-            let x = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            let y = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            acc0 += SIMD4<Double>(x.lowHalf) * SIMD4<Double>(y.lowHalf)
-            acc1 += SIMD4<Double>(x.highHalf) * SIMD4<Double>(y.highHalf)
-            i += 8
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { s += Double(a[i]) * Double(b[i]); i += 1 }
         return s
     }
 
@@ -111,45 +74,7 @@ public enum VectorMath {
         return s
     }
 
-    /// Σ a[i]·(b[i] − c).
-    @inlinable
-    public static func dotCentered(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, center c: Float) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        let cv = SIMD8<Float>(repeating: c)
-        var i = 0
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while i + 16 <= n {
-            acc0 += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                * (rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - cv)
-            acc1 += ra.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
-                * (rb.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self) - cv)
-            i += 16
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { s += a[i] * (b[i] - c); i += 1 }
-        return s
-    }
-
-    /// Σ (p[i] − c)².
-    @inlinable
-    public static func sumSquaredDeviation(_ p: UnsafePointer<Float>, _ n: Int, from c: Float) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        let cv = SIMD8<Float>(repeating: c)
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i + 16 <= n {
-            let d0 = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - cv
-            let d1 = raw.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self) - cv
-            acc0 += d0 * d0
-            acc1 += d1 * d1
-            i += 16
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { let d = p[i] - c; s += d * d; i += 1 }
-        return s
-    }
-
-    /// y = max(x, 0). Written as a select so LLVM vectorises it (AVX2).
+    /// y = max(x, 0). Written as a select so LLVM vectorises it.
     @inlinable
     public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { let v = x[i]; y[i] = v > 0 ? v : 0 }

@@ -11,7 +11,7 @@ extension ConvGeometry {
 
     /// Floats a padded image buffer needs so every window can be read to a multiple of 8.
     var paddedBufferLength: Int {
-        (c - 1) * paddedHeight * paddedWidth + (kh - 1) * paddedWidth + (kw - 1) + PanelGemm.paddedColumns(gridColumns)
+        (c - 1) * paddedHeight * paddedWidth + (kh - 1) * paddedWidth + (kw - 1) + ShiftedGemm.paddedColumns(gridColumns)
     }
 
     /// Start of the window for im2col row (ci, ky, kx).
@@ -70,7 +70,7 @@ extension ConvGeometry {
             groupedWeightGradient(x: x, gy: gy, dw: dw, overwrite: overwrite)
             return
         }
-        let wp = paddedWidth, length = PanelGemm.paddedColumns(gridColumns)
+        let wp = paddedWidth, length = ShiftedGemm.paddedColumns(gridColumns)
         let offsets = windowOffsets()
         // Thread 0 accumulates into dw itself; the others into partials summed at the end.
         let partials = (1..<min(Parallel.threads, n)).map { _ in Tensor(uninitializedShape: [o, colRows]) }
@@ -98,7 +98,7 @@ extension ConvGeometry {
         let hw = colCols
         let group = max(1, min(n, 2048 / hw))
         let groups = (n + group - 1) / group
-        let ld = PanelGemm.paddedColumns(group * hw)
+        let ld = ShiftedGemm.paddedColumns(group * hw)
         let offsets = (0..<colRows).map { $0 * ld }
         // Thread 0 accumulates into dw itself; the others into partials summed at the end.
         let partials = (1..<min(Parallel.threads, groups)).map { _ in Tensor(uninitializedShape: [o, colRows]) }

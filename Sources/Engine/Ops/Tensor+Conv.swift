@@ -1,10 +1,9 @@
 /// 2-d convolution (cross-correlation, as PyTorch) lowered to matrix products.
 ///
-/// Forward, and the input gradient of stride-1 convolutions (itself a convolution of the
-/// output gradient with the flipped, transposed kernel), run one image at a time through
-/// `PanelGemm`, which writes each image's result in place. The weight gradient, and the
-/// input gradient of strided convolutions, use OpenBLAS on groups of images lowered side by
-/// side, wide enough for its kernel.
+/// Stride-1 convolutions — forward, input gradient (itself a convolution of the output
+/// gradient with the flipped, transposed kernel) and weight gradient — run as `ShiftedGemm`
+/// products over zero-padded images, with no im2col buffer. Strided ones lower each image
+/// with im2col for the forward pass and use OpenBLAS on groups of images for the gradients.
 extension Tensor {
     /// x [N,C,H,W] ⋆ weight [O,C,kh,kw] (+ bias [O]) → [N,O,Ho,Wo]; same stride and padding on
     /// both axes.
@@ -38,15 +37,19 @@ extension ConvGeometry {
             shiftedForward(x: x, weight: weight, bias: bias, y: y, accumulate: false)
             return
         }
-        if PanelGemm.supports(rows: o) {
-            let ld = PanelGemm.paddedColumns(hw)
+        if o % ShiftedGemm.tileRows == 0 {
+            // Strided: lower each image explicitly; the column rows are the "windows".
+            let ld = ShiftedGemm.paddedColumns(hw)
             let cols = Tensor(uninitializedShape: [colRows, ld])   // cols: [C·kh·kw, Ho·Wo (padded)]
-            for img in 0..<n {
-                im2col(x + img * inPlane, into: cols.data, ld: ld)
-                let yImg = y + img * outPlane
-                PanelGemm.multiply(m: o, n: hw, k: colRows, a: weight, lda: colRows, b: cols.data, ldb: ld,
-                                   c: yImg, ldc: hw, accumulate: false)
-                if let bias { for oc in 0..<o { let row = yImg + oc * hw, bv = bias[oc]; for i in 0..<hw { row[i] += bv } } }
+            let offsets = (0..<colRows).map { $0 * ld }
+            offsets.withUnsafeBufferPointer { off in
+                for img in 0..<n {
+                    im2col(x + img * inPlane, into: cols.data, ld: ld)
+                    let yImg = y + img * outPlane
+                    ShiftedGemm.multiply(m: o, n: hw, k: colRows, a: weight, lda: colRows, base: cols.data,
+                                         rowOffsets: off.baseAddress!, c: yImg, ldc: hw, accumulate: false)
+                    if let bias { for oc in 0..<o { let row = yImg + oc * hw, bv = bias[oc]; for i in 0..<hw { row[i] += bv } } }
+                }
             }
             return
         }
@@ -70,6 +73,15 @@ extension ConvGeometry {
             }
             first += count
         }
+    }
+
+    /// The output gradient of images first..<first+count as one [O, count·HW] matrix: the
+    /// image itself when count is 1, else gathered into `scratch`.
+    func outputGradientGroup(_ gy: UnsafePointer<Float>, first: Int, count: Int,
+                             scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        if count == 1 { return gy + first * outPlane }
+        gatherOutputGradient(gy, first: first, count: count, into: scratch)
+        return UnsafePointer(scratch)
     }
 
     /// Copies the output gradients of `count` images from NCHW into one [O, count·HW] matrix
@@ -97,11 +109,7 @@ extension ConvGeometry {
         while first < n {
             let count = min(group, n - first)
             let width = count * hw
-            let dyGroup: UnsafePointer<Float>
-            if count == 1 { dyGroup = gy + first * outPlane } else {
-                gatherOutputGradient(gy, first: first, count: count, into: dy.data)
-                dyGroup = UnsafePointer(dy.data)
-            }
+            let dyGroup = outputGradientGroup(gy, first: first, count: count, scratch: dy.data)
             if let dw {
                 for j in 0..<count { im2col(x + (first + j) * inPlane, into: cols.data + j * hw, ld: width) }
                 dw.accumulateGrad { d, overwrite in
@@ -128,7 +136,7 @@ extension ConvGeometry {
     /// convolution is itself a convolution; nil otherwise.
     var transposedConvolution: ConvGeometry? {
         let p = kh - 1 - padding
-        guard stride == 1, kh == kw, p >= 0, PanelGemm.supports(rows: c) else { return nil }
+        guard stride == 1, kh == kw, p >= 0, c % ShiftedGemm.tileRows == 0 else { return nil }
         return ConvGeometry(input: [n, o, ho, wo], weight: [c, o, kh, kw], stride: 1, padding: p)
     }
 
@@ -149,11 +157,7 @@ extension ConvGeometry {
         while first < n {
             let count = min(group, n - first)
             let width = count * hw
-            let dyGroup: UnsafePointer<Float>
-            if count == 1 { dyGroup = gy + first * outPlane } else {
-                gatherOutputGradient(gy, first: first, count: count, into: dy.data)
-                dyGroup = UnsafePointer(dy.data)
-            }
+            let dyGroup = outputGradientGroup(gy, first: first, count: count, scratch: dy.data)
             BLAS.sgemm(transA: true, transB: false, m: colRows, n: width, k: o, a: weight, lda: colRows,
                        b: dyGroup, ldb: width, beta: 0, c: cols.data, ldc: width)
             for j in 0..<count {

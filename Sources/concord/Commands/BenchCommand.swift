@@ -58,12 +58,12 @@ struct BenchCommand: ParsableCommand {
         }
         var current = loader()
         defer { current.stop() }
-        let result = bench.run(dataSource: "fashion-mnist") { _ in
+        let result = try bench.run(dataSource: "fashion-mnist") { _ in
             if let batch = current.next() { return (batch.images, batch.labels) }
             rng = current.randomState
             epoch += 1
             current = loader()
-            let batch = current.next()!   // a fresh epoch of ≥ 1 full batch (batch ≤ 60000 is validated)
+            guard let batch = current.next() else { throw CLIError("\(dataDir): no full batch of \(b) images in the training set") }
             return (batch.images, batch.labels)
         }
         print(result.json)
