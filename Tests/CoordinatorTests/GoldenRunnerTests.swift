@@ -34,8 +34,10 @@ final class GoldenRunnerTests: XCTestCase {
     func testToleranceRatio() {
         let expected = Engine.Tensor(shape: [2], values: [1, 100])
         let actual = Engine.Tensor(shape: [2], values: [1.001, 100.1])
-        // |err| / (atol + rtol·|e|): 0.001/0.002 and 0.1/0.101
-        XCTAssertEqual(toleranceRatio(actual, expected, rtol: 1e-3, atol: 1e-3), 0.5, accuracy: 1e-3)
+        // |err| / (atol + rtol·|e|): 0.001/0.002 = 0.5 and 0.1/0.101 ≈ 0.990; the worst counts.
+        XCTAssertEqual(toleranceRatio(actual, expected, rtol: 1e-3, atol: 1e-3), 0.1 / 0.101, accuracy: 1e-4)
+        XCTAssertEqual(toleranceRatio(Engine.Tensor(shape: [1], values: [.nan]), Engine.Tensor(shape: [1], values: [0]),
+                                      rtol: 1e-3, atol: 1e-3), .infinity)
     }
 }
 
