@@ -1,13 +1,13 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Numeric targets: unchecked arithmetic and no exclusivity checks in kernels (buffers are
-// managed by hand), and Haswell-level code (AVX2 + FMA, every x86 server since 2013-2015) so
-// loops vectorise 8 floats wide. `concord` checks the CPU at start-up and says so clearly
-// instead of dying on an illegal instruction.
+// Numeric targets: no exclusivity checks in kernels (buffers are managed by hand; the
+// preconditions that guard shapes stay on), and on Linux Haswell-level code (AVX2 + FMA,
+// every x86 server since 2013-2015) so loops vectorise 8 floats wide. `concord` checks the
+// CPU at start-up and says so clearly instead of dying on an illegal instruction.
 let numericSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
-    .unsafeFlags(["-target-cpu", "haswell"]),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+    .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])),
 ]
 
 let package = Package(

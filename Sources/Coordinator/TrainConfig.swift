@@ -44,7 +44,7 @@ public struct TrainConfig: Equatable, Sendable {
         public var numClasses = 10
         /// `model.mlp_hidden`: hidden layer widths, used only when `name` is `mlp`.
         public var mlpHidden = [1024, 1024]
-        /// `model.dropout`: dropout probability before the classifier, in [0, 1).
+        /// `model.dropout`: dropout after each hidden layer of the MLP, in [0, 1) (ResNets have none).
         public var dropout = 0.0
         /// Defaults.
         public init() {}
@@ -76,7 +76,8 @@ public struct TrainConfig: Equatable, Sendable {
         public var labelSmoothing = 0.0
         /// `train.eval_every`: evaluate on the test set every this many epochs (≥ 1).
         public var evalEvery = 1
-        /// `train.threads`: BLAS threads per process (≥ 1). One per rank when ranks = cores.
+        /// `train.threads`: cores one process uses (≥ 1): the engine's convolution kernels for
+        /// convolutional models, OpenBLAS for the MLP. One per rank when ranks = cores.
         public var threads = 1
         /// Defaults.
         public init() {}
@@ -90,7 +91,7 @@ public struct TrainConfig: Equatable, Sendable {
         public var lr = 0.1
         /// `optimizer.momentum` (SGD, LARS), in [0, 1).
         public var momentum = 0.9
-        /// `optimizer.nesterov` (SGD, LARS).
+        /// `optimizer.nesterov` (SGD with momentum > 0 only).
         public var nesterov = false
         /// `optimizer.weight_decay` (≥ 0); decoupled for AdamW.
         public var weightDecay = 5e-4
@@ -102,8 +103,8 @@ public struct TrainConfig: Equatable, Sendable {
         public var eps = 1e-8
         /// `optimizer.trust_coefficient` (LARS), > 0.
         public var trustCoefficient = 0.001
-        /// `optimizer.no_decay_bn_bias`: exempt batch-norm parameters and biases from weight decay
-        /// (and from the LARS trust ratio).
+        /// `optimizer.no_decay_bn_bias`: exempt batch-norm parameters and biases from weight decay.
+        /// (LARS exempts every 1-d parameter from decay and trust-ratio scaling regardless.)
         public var noDecayBNBias = true
         /// Defaults.
         public init() {}

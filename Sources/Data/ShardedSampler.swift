@@ -3,7 +3,7 @@ import Engine
 /// Which examples one rank visits in one epoch, and in what order.
 ///
 /// Like PyTorch's `DistributedSampler` without padding: every rank computes the same epoch
-/// permutation of `0..<datasetCount` from `RandomGenerator(seed: seed, stream: epoch)`, the
+/// permutation of `0..<datasetCount` from `RandomGenerator(seed:purpose: .samplerEpoch, index: epoch)`, the
 /// tail that does not divide evenly by `worldSize` is dropped, and rank `r` takes positions
 /// `r, r + w, r + 2w, …` of what remains. Every rank therefore gets `datasetCount / worldSize`
 /// examples — equal step counts keep the all-reduces in lock-step.
@@ -81,7 +81,7 @@ public struct ShardedSampler: Equatable, Sendable {
 
     private static func order(count: Int, seed: UInt64, epoch: Int, shuffle: Bool) -> [Int] {
         guard shuffle else { return Array(0..<count) }
-        var rng = RandomGenerator(seed: seed, stream: UInt64(epoch))
+        var rng = RandomGenerator(seed: seed, purpose: .samplerEpoch, index: UInt64(epoch))
         return rng.permutation(count)
     }
 }

@@ -26,7 +26,7 @@ final class ShardedSamplerTests: XCTestCase {
 
     func testPermutationComesFromTheEpochStream() {
         let s = ShardedSampler(datasetCount: 100, rank: 0, worldSize: 1, seed: 7, epoch: 5)
-        var rng = RandomGenerator(seed: 7, stream: 5)
+        var rng = RandomGenerator(seed: 7, purpose: .samplerEpoch, index: 5)
         XCTAssertEqual(s.indices, rng.permutation(100))
         XCTAssertEqual(s.epochOrder(), s.indices)
     }

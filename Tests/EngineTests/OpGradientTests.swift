@@ -45,6 +45,8 @@ final class OpGradientTests: XCTestCase {
     func testConv2dPointwise() {
         checkGradients([input([2, 4, 5, 5]), input([3, 4, 1, 1])]) { $0[0].conv2d(weight: $0[1]) }
         checkGradients([input([2, 4, 6, 6]), input([3, 4, 1, 1])]) { $0[0].conv2d(weight: $0[1], stride: 2) }
+        // Eight outputs, no bias: the shifted kernel writes straight into y (ResNet-50's 1×1s).
+        checkGradients([input([2, 8, 5, 5]), input([8, 8, 1, 1])]) { $0[0].conv2d(weight: $0[1]) }
     }
 
     /// 28×28 maps run image by image; 14×14 maps take the weight gradient in groups of ten

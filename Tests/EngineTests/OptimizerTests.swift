@@ -46,6 +46,24 @@ final class OptimizerTests: XCTestCase {
                     rtol: 1e-5, atol: 1e-6)
     }
 
+    /// Restoring state into a fresh optimizer and stepping equals stepping the original.
+    func testRestoredOptimizerContinuesLikeTheOriginal() throws {
+        for make in [{ SGD(groups: $0, lr: 0.1, momentum: 0.9) } as ([ParameterGroup]) -> any Optimizer,
+                     { AdamW(groups: $0, lr: 0.01) }] {
+            let w = Tensor(shape: [2], values: [1, -1], requiresGrad: true)
+            let a = make([ParameterGroup(name: "all", parameters: [("w", w)], weightDecay: 0.01)])
+            for g: [Float] in [[0.5, -0.2], [0.1, 0.3]] { w.grad = Tensor(shape: [2], values: g); a.step() }
+            let saved = Dictionary(uniqueKeysWithValues: a.namedState().map { ($0.0, $0.1.copy()) })
+            let w2 = w.copy()
+            w2.requiresGrad = true
+            let b = make([ParameterGroup(name: "all", parameters: [("w", w2)], weightDecay: 0.01)])
+            try b.loadState(saved)
+            w.grad = Tensor(shape: [2], values: [-0.4, 0.2]); a.step()
+            w2.grad = Tensor(shape: [2], values: [-0.4, 0.2]); b.step()
+            XCTAssertEqual(w2.values, w.values)
+        }
+    }
+
     func testStateRoundTripsByName() throws {
         let w = Tensor(shape: [3], values: [1, 2, 3], requiresGrad: true)
         let opt = SGD(groups: [ParameterGroup(name: "all", parameters: [("layer.weight", w)], weightDecay: 0)], lr: 0.1, momentum: 0.9)

@@ -47,6 +47,27 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(bad.output.contains("train.epochs"), bad.output)
     }
 
+    func testAnExistingRunIsNeverOverwritten() throws {
+        let dir = scratch.appendingPathComponent("run").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "{\"epoch\":1}\n".write(toFile: dir + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        let r = try Concord.run(["train", "configs/smoke.yaml", "--set", "run.dir=\(dir)"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains(dir) && r.output.contains("run.dir"), r.output)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8), "{\"epoch\":1}\n")
+    }
+
+    func testTooFewClassesAndContradictoryOptimizerAreErrors() throws {
+        let dir = scratch.appendingPathComponent("run").path
+        let classes = try Concord.run(["train", "configs/smoke.yaml", "--set", "run.dir=\(dir)", "--set", "model.num_classes=5"])
+        XCTAssertNotEqual(classes.status, 0)
+        XCTAssertTrue(classes.output.contains("model.num_classes"), classes.output)
+        let nesterov = try Concord.run(["train", "configs/smoke.yaml", "--set", "run.dir=\(dir)2",
+                                        "--set", "optimizer.nesterov=true", "--set", "optimizer.momentum=0"])
+        XCTAssertNotEqual(nesterov.status, 0)
+        XCTAssertTrue(nesterov.output.contains("optimizer.nesterov"), nesterov.output)
+    }
+
     func testMissingDataDirectoryNamesItAndTheFix() throws {
         let r = try Concord.run(["train", "configs/smoke.yaml", "--set", "data.path=/nonexistent/fmnist",
                                  "--set", "run.dir=\(scratch.appendingPathComponent("run").path)"])

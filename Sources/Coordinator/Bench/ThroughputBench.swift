@@ -33,7 +33,7 @@ public struct ThroughputBench {
     /// Runs the benchmark; `nextBatch(i)` supplies batch `i` (images [B,1,28,28], labels).
     public func run(dataSource: String, nextBatch: (Int) throws -> (Tensor, [Int])) rethrows -> Result {
         Parallel.configure(threads: threads, convolutional: model == .resnet20)
-        var rng = RandomGenerator(seed: 0)
+        var rng = RandomGenerator(seed: 0, purpose: .initialization)
         let net: any Module = model == .resnet20
             ? ResNet.cifar(depth: 20, inputChannels: 1, numClasses: 10, rng: &rng)
             : MLP.make(inputs: 784, hidden: [1024, 1024], outputs: 10, rng: &rng)
@@ -43,15 +43,15 @@ public struct ThroughputBench {
         var stepTimes: [Double] = [], dataTimes: [Double] = []
         var lastLoss: Float = .nan
         for i in 0..<(warmup + steps) {
-            let t0 = Self.now()
+            let t0 = Clock.now()
             let (images, labels) = try nextBatch(i)
-            let t1 = Self.now()
+            let t1 = Clock.now()
             opt.zeroGrad()
             let loss = net(images).crossEntropy(targets: labels)
             loss.backward()
             opt.step()
             lastLoss = loss.item
-            let t2 = Self.now()
+            let t2 = Clock.now()
             if i >= warmup { dataTimes.append(t1 - t0); stepTimes.append(t2 - t1) }
         }
         let stepTotal = stepTimes.reduce(0, +), dataTotal = dataTimes.reduce(0, +)
@@ -70,12 +70,6 @@ public struct ThroughputBench {
             "data": dataSource,
             "engine": "concord",
         ])
-    }
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     static func median(_ xs: [Double]) -> Double {

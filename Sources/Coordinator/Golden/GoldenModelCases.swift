@@ -71,6 +71,7 @@ enum GoldenModelCases {
                 return .multistep(milestones: ms.map(\.intValue), gamma: try num("gamma"), iterations: n)
             case "step": return .step(stepSize: Int(try num("step_size")), gamma: try num("gamma"), iterations: n)
             case "cosine_restarts":
+                guard try num("t0") >= 1, try num("t_mult") >= 1 else { throw GoldenError("\(c.name): cosine_restarts needs t0 ≥ 1 and t_mult ≥ 1") }
                 return .cosineRestarts(t0: Int(try num("t0")), tMult: Int(try num("t_mult")),
                                        final: (spec["final"] as? NSNumber)?.doubleValue ?? 0, iterations: n)
             case let kind: throw GoldenUnsupported(reason: "schedule segment kind '\(kind)'")

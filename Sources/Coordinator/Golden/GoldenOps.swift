@@ -25,11 +25,13 @@ enum GoldenOps {
         "relu": { _, x in ["y": try need(x, "x").relu()] },
         "max_pool2d": { c, x in
             let k: Int = try c.attr("kernel")
+            guard try c.attr("padding", default: 0) <= k / 2 else { throw GoldenError("\(c.name): padding must be at most kernel / 2") }
             return ["y": try need(x, "x").maxPool2d(kernel: k, stride: try c.attr("stride", default: k),
                                                    padding: try c.attr("padding", default: 0))]
         },
         "avg_pool2d": { c, x in
             let k: Int = try c.attr("kernel")
+            guard try c.attr("padding", default: 0) <= k / 2 else { throw GoldenError("\(c.name): padding must be at most kernel / 2") }
             return ["y": try need(x, "x").avgPool2d(kernel: k, stride: try c.attr("stride", default: k),
                                                    padding: try c.attr("padding", default: 0))]
         },

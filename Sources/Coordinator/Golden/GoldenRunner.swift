@@ -62,6 +62,10 @@ public enum GoldenRunner {
                 }
                 comparisons = try GoldenOps.run(c, op)
             }
+            guard !comparisons.isEmpty else {
+                return GoldenResult(name: c.name, op: c.op, worstRatio: nil, worstTensor: nil,
+                                    status: .error("the case has no out.* or grad.* tensors to compare"))
+            }
             var worst: Float = 0
             var worstName: String?
             var details: [(tensor: String, ratio: Float)] = []

@@ -47,7 +47,7 @@ public struct Schedule: Equatable, Sendable {
             case .step(let size, let gamma, _):
                 return base * pow(gamma, Double(i / max(size, 1)))
             case .cosineRestarts(let t0, let tMult, let final, _):
-                var cycle = t0, t = i
+                var cycle = max(t0, 1), t = i
                 while t >= cycle { t -= cycle; cycle *= max(tMult, 1) }
                 return final + (base - final) * (1 + cos(Double.pi * Double(t) / Double(cycle))) / 2
             }

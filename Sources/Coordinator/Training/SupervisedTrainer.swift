@@ -36,14 +36,17 @@ public final class SupervisedTrainer {
         Parallel.configure(threads: config.train.threads, convolutional: config.model.name != .mlp)
         trainSet = try FashionMNIST(split: .train, directory: config.data.path)
         testSet = try FashionMNIST(split: .test, directory: config.data.path)
+        guard config.model.numClasses >= FashionMNIST.classCount else {
+            throw CoordinatorError("model.num_classes \(config.model.numClasses) is smaller than the \(FashionMNIST.classCount) Fashion-MNIST classes; set it to at least \(FashionMNIST.classCount)")
+        }
         guard trainSet.count >= config.train.batchSize else {
             throw CoordinatorError("train.batch_size \(config.train.batchSize) is larger than the \(trainSet.count) training images")
         }
-        var rng = RandomGenerator(seed: UInt64(config.train.seed))
+        var rng = RandomGenerator(seed: UInt64(config.train.seed), purpose: .initialization)
         model = ModelFactory.make(config.model, rng: &rng)
         iterationsPerEpoch = trainSet.count / config.train.batchSize
         let baseLR = config.baseLR(worldSize: 1)
-        optimizer = OptimizerFactory.make(config.optimizer, parameters: model.namedParameters(), lr: baseLR)
+        optimizer = try OptimizerFactory.make(config.optimizer, parameters: model.namedParameters(), lr: baseLR)
         schedule = ScheduleFactory.learningRate(config, base: baseLR, iterationsPerEpoch: iterationsPerEpoch)
         self.progress = progress?(iterationsPerEpoch)
             ?? ProgressDisplay(mode: config.run.progress, iterationsPerEpoch: iterationsPerEpoch,
@@ -56,8 +59,10 @@ public final class SupervisedTrainer {
     @discardableResult
     public func train() throws -> [EpochMetrics] {
         let epochs = config.train.epochs
-        var augmentRNG = RandomGenerator(seed: UInt64(config.train.seed), stream: 1)
-        try run.appendLog("model \(config.model.name.rawValue): \(model.parameterCount) parameters; \(iterationsPerEpoch) iterations/epoch; BLAS \(BLAS.coreName), \(config.train.threads) thread(s)")
+        var augmentRNG = RandomGenerator(seed: UInt64(config.train.seed), purpose: .augmentation, index: 0)   // rank 0
+        let coreType = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { "OPENBLAS_CORETYPE=\($0)" } ?? "OPENBLAS_CORETYPE unset"
+        try run.appendLog("model \(config.model.name.rawValue): \(model.parameterCount) parameters; \(iterationsPerEpoch) iterations/epoch; "
+                          + "\(config.train.threads) thread(s); \(coreType) → OpenBLAS \(BLAS.coreName) kernels")
         for epoch in 0..<epochs {
             let start = Clock.now()
             model.train()
@@ -93,7 +98,7 @@ public final class SupervisedTrainer {
                                        trainAccuracy: Double(correct) / Double(max(seen, 1)), testLoss: nil, testAccuracy: nil,
                                        learningRate: lr, seconds: seconds, imagesPerSecond: Double(seen) / seconds)
             if (epoch + 1) % config.train.evalEvery == 0 || epoch == epochs - 1 {
-                let (testLoss, testAccuracy) = evaluate()
+                let (testLoss, testAccuracy) = evaluate(batchSize: config.train.batchSize)
                 metrics.testLoss = testLoss
                 metrics.testAccuracy = testAccuracy
             }
@@ -104,8 +109,9 @@ public final class SupervisedTrainer {
         return history
     }
 
-    /// Mean loss and accuracy on the test split, in eval mode without recording.
-    public func evaluate(batchSize: Int = 500) -> (loss: Double, accuracy: Double) {
+    /// Mean loss and accuracy on the test split, in eval mode without recording. Training's
+    /// batch size keeps the buffer pool's sizes shared with the training step.
+    public func evaluate(batchSize: Int) -> (loss: Double, accuracy: Double) {
         model.eval()
         defer { model.train() }
         var lossSum = 0.0, correct = 0
@@ -137,7 +143,7 @@ public final class SupervisedTrainer {
         var fields: [String: MetricValue] = [
             "epoch": .int(m.epoch), "iteration": .int(globalIteration), "train_loss": .double(m.trainLoss),
             "train_acc": .double(m.trainAccuracy), "lr": .double(m.learningRate), "epoch_s": .double(m.seconds),
-            "images_per_s": .double(m.imagesPerSecond),
+            "images_per_s": .double(m.imagesPerSecond), "peak_rss_mib": .double(ThroughputBench.peakRSSMiB()),
         ]
         if let l = m.testLoss { fields["test_loss"] = .double(l) }
         if let a = m.testAccuracy { fields["test_acc"] = .double(a) }
@@ -157,14 +163,5 @@ public final class SupervisedTrainer {
         file.metadata = ["model": config.model.name.rawValue, "config_hash": config.hash, "epochs": String(config.train.epochs),
                          "test_acc": history.last?.testAccuracy.map { String($0) } ?? ""]
         try file.write(to: path)
-    }
-}
-
-/// Monotonic seconds.
-enum Clock {
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }

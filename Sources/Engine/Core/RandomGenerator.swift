@@ -20,9 +20,20 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable, Sendab
         (s0, s1, s2, s3) = (s[0], s[1], s[2], s[3])
     }
 
-    /// An independent stream derived from this seed and a stream index (e.g. a rank).
+    /// An independent stream derived from this seed and a stream index.
     public init(seed: UInt64, stream: UInt64) {
         self.init(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03) &+ stream)
+    }
+
+    /// What a stream is for. Each purpose has its own range of stream indices, so the epoch-3
+    /// sampler permutation can never equal rank 3's augmentation stream or the weight init.
+    public enum Purpose: UInt64, Sendable {
+        case initialization = 1, samplerEpoch, augmentation, dropout
+    }
+
+    /// The stream for `purpose` number `index` (an epoch, a rank, a layer) under `seed`.
+    public init(seed: UInt64, purpose: Purpose, index: UInt64 = 0) {
+        self.init(seed: seed, stream: purpose.rawValue << 40 | (index & 0xFF_FFFF_FFFF))
     }
 
     @inlinable

@@ -8,6 +8,8 @@ extension Tensor {
     /// Max pooling (padding counts as -∞, as in PyTorch).
     public func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
         precondition(rank == 4, "maxPool2d needs NCHW, got \(shape)")
+        // As PyTorch: every window must overlap the image, or a window would have no maximum.
+        precondition(padding <= kernel / 2, "maxPool2d: padding \(padding) must be at most half the kernel \(kernel)")
         let s = stride ?? kernel
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let ho = Tensor.pooledSize(h, kernel: kernel, stride: s, padding: padding)
@@ -55,6 +57,7 @@ extension Tensor {
     /// Average pooling; padded zeros count in the divisor (PyTorch's default).
     public func avgPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
         precondition(rank == 4, "avgPool2d needs NCHW, got \(shape)")
+        precondition(padding <= kernel / 2, "avgPool2d: padding \(padding) must be at most half the kernel \(kernel)")
         let s = stride ?? kernel
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let ho = Tensor.pooledSize(h, kernel: kernel, stride: s, padding: padding)

@@ -2,7 +2,8 @@ import Foundation
 
 /// Adam with decoupled weight decay (`torch.optim.AdamW`):
 /// θ ← θ·(1 − lr·wd);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
-/// θ ← θ − lr·m̂ / (√v̂ + ε) with bias-corrected m̂, v̂.
+/// θ ← θ − lr·m̂ / (√v̂ + ε) with bias-corrected m̂, v̂. Like PyTorch, each parameter counts
+/// its own steps (a parameter without a gradient on some step is not advanced).
 public final class AdamW: Optimizer {
     public var groups: [ParameterGroup]
     public var learningRate: Float
@@ -10,6 +11,8 @@ public final class AdamW: Optimizer {
     public let beta1: Float, beta2: Float, eps: Float
     public var stepCount = 0
     private let m: StateSlots, v: StateSlots
+    /// Steps taken by each parameter: one float per parameter, in `namedState` as `step.<name>`.
+    private let steps: StateSlots
 
     public init(groups: [ParameterGroup], lr: Float, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8) {
         self.groups = groups
@@ -19,19 +22,22 @@ public final class AdamW: Optimizer {
         self.eps = eps
         m = StateSlots(kind: "exp_avg", groups: groups)
         v = StateSlots(kind: "exp_avg_sq", groups: groups)
+        steps = StateSlots(kind: "step", groups: groups, shape: [1])
     }
 
-    public func namedState() -> [(String, Tensor)] { m.ordered + v.ordered }
+    public func namedState() -> [(String, Tensor)] { m.ordered + v.ordered + steps.ordered }
 
     public func step() {
         stepCount += 1
-        let c1 = 1 - Float(pow(Double(beta1), Double(stepCount)))
-        let c2 = 1 - Float(pow(Double(beta2), Double(stepCount)))
         for group in groups {
             let lr = learningRate * group.lrScale
             let wd = group.weightDecay * weightDecayScale
             for (_, p) in group.parameters {
                 guard let grad = p.grad else { continue }
+                let t = steps[p].data
+                t[0] += 1
+                let c1 = 1 - Float(pow(Double(beta1), Double(t[0])))
+                let c2 = 1 - Float(pow(Double(beta2), Double(t[0])))
                 let w = p.data, g = grad.data, mp = m[p].data, vp = v[p].data
                 let (b1, b2, e) = (beta1, beta2, eps)
                 let c2Root = c2.squareRoot()

@@ -40,7 +40,7 @@ public protocol Optimizer: AnyObject {
     func step()
     /// Optimizer state by name (`<kind>.<param name>`), for checkpoints; shares memory.
     func namedState() -> [(String, Tensor)]
-    /// Steps taken so far (AdamW's bias correction needs it).
+    /// `step()` calls so far (informational; state that updates depend on is in `namedState`).
     var stepCount: Int { get set }
 }
 
@@ -70,10 +70,11 @@ struct StateSlots {
     private(set) var slots: [ObjectIdentifier: Tensor] = [:]
     private(set) var ordered: [(String, Tensor)] = []
 
-    init(kind: String, groups: [ParameterGroup]) {
+    /// One zero tensor per parameter, of the parameter's shape (or `shape` when given).
+    init(kind: String, groups: [ParameterGroup], shape: [Int]? = nil) {
         for g in groups {
             for (name, p) in g.parameters {
-                let t = Tensor.zeros(p.shape)
+                let t = Tensor.zeros(shape ?? p.shape)
                 slots[ObjectIdentifier(p)] = t
                 ordered.append(("\(kind).\(name)", t))
             }

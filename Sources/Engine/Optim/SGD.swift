@@ -1,6 +1,7 @@
 /// Stochastic gradient descent with momentum, as `torch.optim.SGD` applies it:
-/// g ← ∇ + wd·θ;  b ← μ·b + g (b = g on the first step);  g ← g + μ·b (Nesterov) or b;
-/// θ ← θ − lr·g.
+/// g ← ∇ + wd·θ;  b ← μ·b + g;  g ← g + μ·b (Nesterov) or b;  θ ← θ − lr·g.
+/// (PyTorch sets b = g on the first step; with b starting at zero that is the same update,
+/// and it keeps the rule stateless across a checkpoint restore.)
 public final class SGD: Optimizer {
     public var groups: [ParameterGroup]
     public var learningRate: Float
@@ -22,7 +23,6 @@ public final class SGD: Optimizer {
     public func namedState() -> [(String, Tensor)] { momentum > 0 ? buffers.ordered : [] }
 
     public func step() {
-        let first = stepCount == 0
         for group in groups {
             let lr = learningRate * group.lrScale
             let wd = group.weightDecay * weightDecayScale
@@ -38,7 +38,7 @@ public final class SGD: Optimizer {
                 let mu = momentum
                 for i in 0..<n {
                     let d = g[i] + wd * w[i]
-                    let buf = first ? d : mu * b[i] + d
+                    let buf = mu * b[i] + d
                     b[i] = buf
                     w[i] -= lr * (nesterov ? d + mu * buf : buf)
                 }

@@ -20,6 +20,11 @@ struct TrainCommand: ParsableCommand {
         // Errors are one-line descriptions (file, key, what to do); ArgumentParser prints them
         // and exits non-zero.
         let cfg = try ConfigLoader.load(path: config, overrides: overrides)
+        // A finished or running run is never overwritten: its metrics and weights stay.
+        if FileManager.default.fileExists(atPath: cfg.run.dir + "/metrics.jsonl") {
+            throw CLIError("run directory '\(cfg.run.dir)' already holds a run (metrics.jsonl); "
+                           + "choose another with --set run.dir=DIR or move it away")
+        }
         let run = try RunDirectory.create(for: cfg)
         let trainer = try SupervisedTrainer(config: cfg, run: run)
         try trainer.train()
