@@ -54,7 +54,7 @@ public enum ShiftedGemm {
                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         var c00 = V(), c01 = V(), c02 = V(), c10 = V(), c11 = V(), c12 = V()
         var c20 = V(), c21 = V(), c22 = V(), c30 = V(), c31 = V(), c32 = V()
-        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
+        let a0 = a, a1 = a + lda, a2 = a + 2 &* lda, a3 = a + 3 &* lda
         for p in 0..<k {
             let row = UnsafeRawPointer(b + rowOffsets[p])
             let b0 = row.loadUnaligned(as: V.self)
@@ -88,9 +88,9 @@ public enum ShiftedGemm {
         for p in 0..<k {
             let bv = UnsafeRawPointer(b + rowOffsets[p]).loadUnaligned(as: V.self)
             c0 = c0.addingProduct(V(repeating: a[p]), bv)
-            c1 = c1.addingProduct(V(repeating: a[lda + p]), bv)
-            c2 = c2.addingProduct(V(repeating: a[2 * lda + p]), bv)
-            c3 = c3.addingProduct(V(repeating: a[3 * lda + p]), bv)
+            c1 = c1.addingProduct(V(repeating: a[lda &+ p]), bv)
+            c2 = c2.addingProduct(V(repeating: a[2 &* lda &+ p]), bv)
+            c3 = c3.addingProduct(V(repeating: a[3 &* lda &+ p]), bv)
         }
         let rc = UnsafeMutableRawPointer(c)
         rc.storeBytes(of: c0, toByteOffset: 0, as: V.self)
@@ -120,19 +120,21 @@ public enum ShiftedGemm {
                 var s20 = V(), s21 = V(), s22 = V(), s30 = V(), s31 = V(), s32 = V()
                 var j = 0
                 while j < len {
-                    let off = j * 4
+                    // Offsets wrap (&+, &*): in range by construction, and overflow checks in
+                    // this loop cost more than the loads.
+                    let off = j &* 4
                     let b0 = w0.loadUnaligned(fromByteOffset: off, as: V.self)
                     let b1 = w1.loadUnaligned(fromByteOffset: off, as: V.self)
                     let b2 = w2.loadUnaligned(fromByteOffset: off, as: V.self)
                     var av = ra.loadUnaligned(fromByteOffset: off, as: V.self)
                     s00 = s00.addingProduct(av, b0); s01 = s01.addingProduct(av, b1); s02 = s02.addingProduct(av, b2)
-                    av = ra.loadUnaligned(fromByteOffset: rowStride + off, as: V.self)
+                    av = ra.loadUnaligned(fromByteOffset: rowStride &+ off, as: V.self)
                     s10 = s10.addingProduct(av, b0); s11 = s11.addingProduct(av, b1); s12 = s12.addingProduct(av, b2)
-                    av = ra.loadUnaligned(fromByteOffset: 2 * rowStride + off, as: V.self)
+                    av = ra.loadUnaligned(fromByteOffset: 2 &* rowStride &+ off, as: V.self)
                     s20 = s20.addingProduct(av, b0); s21 = s21.addingProduct(av, b1); s22 = s22.addingProduct(av, b2)
-                    av = ra.loadUnaligned(fromByteOffset: 3 * rowStride + off, as: V.self)
+                    av = ra.loadUnaligned(fromByteOffset: 3 &* rowStride &+ off, as: V.self)
                     s30 = s30.addingProduct(av, b0); s31 = s31.addingProduct(av, b1); s32 = s32.addingProduct(av, b2)
-                    j += 8
+                    j &+= 8
                 }
                 let sums: (Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float, Float) =
                     (s00.sum(), s01.sum(), s02.sum(), s10.sum(), s11.sum(), s12.sum(),

@@ -197,63 +197,69 @@ struct ConvGeometry {
     /// cols[(ci·kh + ky)·kw + kx, oy·Wo + ox] = x[ci, oy·s − p + ky, ox·s − p + kx] (0 outside);
     /// rows of `cols` are `ld` floats apart.
     func im2col(_ x: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>, ld: Int) {
+        // Rows here are short (7–28 floats), so plain loops beat memmove/memset calls; the
+        // index arithmetic wraps (&+, &*) because every index is in range by construction.
         var row = 0
         for ci in 0..<c {
-            let plane = x + ci * h * w
+            let plane = x + ci &* h &* w
             for ky in 0..<kh {
                 for kx in 0..<kw {
-                    let dst = cols + row * ld
+                    let dst = cols + row &* ld
+                    let (lo, hi) = validOutputColumns(kx: kx)
                     for oy in 0..<ho {
-                        let iy = oy * stride - padding + ky
-                        let line = dst + oy * wo
-                        if iy < 0 || iy >= h { line.update(repeating: 0, count: wo); continue }
-                        let src = plane + iy * w
-                        if stride == 1 {
-                            // Valid ox range: 0 ≤ ox − p + kx < w.
-                            let lo = min(max(0, padding - kx), wo), hi = min(wo, w + padding - kx)
-                            if lo > 0 { line.update(repeating: 0, count: lo) }
-                            if hi > lo { (line + lo).update(from: src + (lo - padding + kx), count: hi - lo) }
-                            if hi < wo { (line + max(hi, 0)).update(repeating: 0, count: wo - max(hi, 0)) }
-                        } else {
-                            for ox in 0..<wo {
-                                let ix = ox * stride - padding + kx
-                                line[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
-                            }
+                        let iy = oy &* stride &- padding &+ ky
+                        let line = dst + oy &* wo
+                        if iy < 0 || iy >= h {
+                            for ox in 0..<wo { line[ox] = 0 }
+                            continue
                         }
+                        let src = plane + (iy &* w &- padding &+ kx)   // src[ox·s] is x[iy, ox·s − p + kx]
+                        for ox in 0..<lo { line[ox] = 0 }
+                        if stride == 1 {
+                            for ox in lo..<hi { line[ox] = src[ox] }
+                        } else {
+                            for ox in lo..<hi { line[ox] = src[ox &* stride] }
+                        }
+                        for ox in hi..<wo { line[ox] = 0 }
                     }
-                    row += 1
+                    row &+= 1
                 }
             }
         }
+    }
+
+    /// Output columns lo..<hi whose input column ox·s − p + kx lies inside the image.
+    @inline(__always)
+    func validOutputColumns(kx: Int) -> (Int, Int) {
+        // ox·s ≥ p − kx  and  ox·s ≤ w − 1 + p − kx
+        let first = padding - kx
+        let lo = first <= 0 ? 0 : (first + stride - 1) / stride
+        let last = w - 1 + padding - kx
+        let hi = last < 0 ? 0 : last / stride + 1
+        return (min(lo, wo), max(min(hi, wo), min(lo, wo)))
     }
 
     /// The adjoint of `im2col`: adds each column entry back to the pixel it came from.
     func col2imAdd(_ cols: UnsafePointer<Float>, ld: Int, into x: UnsafeMutablePointer<Float>) {
         var row = 0
         for ci in 0..<c {
-            let plane = x + ci * h * w
+            let plane = x + ci &* h &* w
             for ky in 0..<kh {
                 for kx in 0..<kw {
-                    let src = cols + row * ld
+                    let src = cols + row &* ld
+                    let (lo, hi) = validOutputColumns(kx: kx)
                     for oy in 0..<ho {
-                        let iy = oy * stride - padding + ky
+                        let iy = oy &* stride &- padding &+ ky
                         if iy < 0 || iy >= h { continue }
-                        let line = src + oy * wo
-                        let dst = plane + iy * w
+                        let line = src + oy &* wo
+                        let dst = plane + (iy &* w &- padding &+ kx)
                         if stride == 1 {
-                            let lo = min(max(0, padding - kx), wo), hi = min(wo, w + padding - kx)
-                            if hi > lo {
-                                let d = dst + (lo - padding + kx)
-                                for j in 0..<(hi - lo) { d[j] += line[lo + j] }
-                            }
+                            for ox in lo..<hi { dst[ox] += line[ox] }
                         } else {
-                            for ox in 0..<wo {
-                                let ix = ox * stride - padding + kx
-                                if ix >= 0 && ix < w { dst[ix] += line[ox] }
-                            }
+                            for ox in lo..<hi { dst[ox &* stride] += line[ox] }
                         }
                     }
-                    row += 1
+                    row &+= 1
                 }
             }
         }
