@@ -71,9 +71,16 @@ public final class BatchLoader: Sequence, IteratorProtocol {
             self.channel = channel
             self.synchronous = nil
             let thread = Thread {
-                // Named so a debugger, `top -H` or a test can tell it apart. On Linux the name
-                // only reaches the OS when set from the thread itself, and must be ≤ 15 bytes.
+                // Named so a debugger, `top -H` or a test can tell it apart. Foundation's
+                // Thread.name does not always reach the OS on Linux; writing the calling thread's
+                // /proc comm entry (≤ 15 bytes) does.
                 Thread.current.name = BatchLoader.threadName
+                #if os(Linux)
+                if let comm = fopen("/proc/thread-self/comm", "w") {
+                    fputs(BatchLoader.threadName, comm)
+                    fclose(comm)
+                }
+                #endif
                 var source = source
                 while let produced = source.next() {
                     guard channel.put(produced) else { break }

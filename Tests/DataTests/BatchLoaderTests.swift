@@ -177,7 +177,8 @@ final class BatchLoaderTests: XCTestCase {
         let loader = BatchLoader(dataset: dataset, batches: batches, augment: true,
                                  rng: RandomGenerator(seed: 1), prefetch: 1)
         XCTAssertNotNil(loader.next())
-        Thread.sleep(forTimeInterval: 0.05)
+        // The name reaches /proc a moment after the thread sets it: poll rather than sleep once.
+        for _ in 0..<200 where loaderThreads() < baseline + 1 { Thread.sleep(forTimeInterval: 0.01) }
         XCTAssertEqual(loaderThreads(), baseline + 1, "the worker runs under its name")
         XCTAssert(finishes(within: 10) { loader.stop() }, "stop() hung")
         XCTAssertNil(loader.next())
