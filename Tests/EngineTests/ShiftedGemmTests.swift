@@ -1,0 +1,42 @@
+import Engine
+import TestSupport
+import XCTest
+
+/// The GEMM kernels against a plain triple loop, on shapes that exercise the 24-wide tiles,
+/// the 8-wide tails, a partial last tile and (transposed) a k that is not a multiple of 3.
+final class ShiftedGemmTests: XCTestCase {
+    func testMultiplyMatchesNaiveLoop() {
+        var rng = RandomGenerator(seed: 11)
+        for (m, n, k) in [(4, 24, 5), (8, 61, 9), (12, 3, 7)] {
+            let ld = ShiftedGemm.paddedColumns(n) + 3   // rows of B farther apart than needed
+            let a = Tensor.randn([m, k], rng: &rng), b = Tensor.randn([k, ld], rng: &rng)
+            let offsets = (0..<k).map { $0 * ld }
+            let c = Tensor(shape: [m, n], repeating: 1)
+            offsets.withUnsafeBufferPointer {
+                ShiftedGemm.multiply(m: m, n: n, k: k, a: a.data, lda: k, base: b.data, rowOffsets: $0.baseAddress!,
+                                     c: c.data, ldc: n, accumulate: true)
+            }
+            var expected = [Float](repeating: 1, count: m * n)
+            for i in 0..<m { for j in 0..<n { for p in 0..<k { expected[i * n + j] += a[flat: i * k + p] * b[flat: p * ld + j] } } }
+            assertClose(c.values, expected, rtol: 1e-5, atol: 1e-5, "m \(m) n \(n) k \(k)")
+        }
+    }
+
+    func testMultiplyTransposedMatchesNaiveLoop() {
+        var rng = RandomGenerator(seed: 12)
+        for (m, k, len) in [(4, 3, 8), (8, 7, 40), (4, 10, 16)] {
+            let a = Tensor.randn([m, len], rng: &rng)
+            // Overlapping windows one float apart, as kx-shifted windows of a padded image are.
+            let base = Tensor.randn([len + k], rng: &rng)
+            let offsets = Array(0..<k)
+            let c = Tensor.zeros([m, k])
+            offsets.withUnsafeBufferPointer {
+                ShiftedGemm.multiplyTransposed(m: m, k: k, length: len, a: a.data, lda: len, base: base.data,
+                                               rowOffsets: $0.baseAddress!, c: c.data, ldc: k, accumulate: false)
+            }
+            var expected = [Float](repeating: 0, count: m * k)
+            for i in 0..<m { for r in 0..<k { for j in 0..<len { expected[i * k + r] += a[flat: i * len + j] * base[flat: r + j] } } }
+            assertClose(c.values, expected, rtol: 1e-5, atol: 1e-5, "m \(m) k \(k) len \(len)")
+        }
+    }
+}
