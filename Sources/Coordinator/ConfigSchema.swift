@@ -208,20 +208,7 @@ enum ConfigSchema {
             && first != "-" && first != "." && Double(text) == nil && Int(text) == nil
             && !typedWords.contains(text.lowercased())
         if plainOK { return text }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\x" + String(repeating: "0", count: 2 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        // YAML's double-quoted style reads JSON string escapes, so one escaper serves both.
+        return MetricValue.jsonString(text)
     }
 }

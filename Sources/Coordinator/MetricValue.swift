@@ -24,7 +24,8 @@ public enum MetricValue: Equatable, Sendable, ExpressibleByIntegerLiteral, Expre
         }
     }
 
-    /// `text` as a JSON string literal.
+    /// `text` as a JSON string literal; also a valid YAML double-quoted scalar (control
+    /// characters and DEL, which YAML does not allow raw, are escaped as \uXXXX).
     static func jsonString(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
@@ -34,7 +35,7 @@ public enum MetricValue: Equatable, Sendable, ExpressibleByIntegerLiteral, Expre
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
