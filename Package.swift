@@ -10,6 +10,14 @@ let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])),
 ]
 
+func kernelSettings(cpu: String) -> [SwiftSetting] {
+    [
+        .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+        .unsafeFlags(["-O"], .when(configuration: .debug)),
+        .unsafeFlags(["-target-cpu", cpu], .when(platforms: [.linux])),
+    ]
+}
+
 let package = Package(
     name: "Concord",
     platforms: [.macOS(.v14)],
@@ -34,7 +42,15 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "Engine", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        // The GEMM kernels, generic over vector width; the AVX-512 instantiation is compiled
+        // for that target and chosen at run time (`CPUFeatures`), so one binary serves both.
+        // Both are optimised in debug builds too: unspecialised generic kernels make the debug
+        // test suite several times slower.
+        .target(name: "EngineKernels", swiftSettings: kernelSettings(cpu: "haswell")),
+        .target(name: "EngineKernelsAVX512", dependencies: ["EngineKernels"],
+                swiftSettings: kernelSettings(cpu: "skylake-avx512")),
+        .target(name: "Engine", dependencies: ["CBLAS", "EngineKernels", "EngineKernelsAVX512"],
+                swiftSettings: numericSettings),
         .target(name: "Data", dependencies: ["Engine", "CZlib"], swiftSettings: numericSettings),
         .target(name: "Coordinator",
                 dependencies: ["Engine", "Data", .product(name: "Yams", package: "Yams")],

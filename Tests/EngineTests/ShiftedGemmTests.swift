@@ -2,12 +2,28 @@ import Engine
 import TestSupport
 import XCTest
 
-/// The GEMM kernels against a plain triple loop, on shapes that exercise the 24-wide tiles,
-/// the 8-wide tails, a partial last tile and (transposed) a k that is not a multiple of 3.
+/// The GEMM kernels against a plain triple loop, on shapes that exercise the wide tiles
+/// (3 vectors), the one-vector tails, a partial last tile and (transposed) a k that is not a
+/// multiple of 3 — with every kernel set this CPU can run.
 final class ShiftedGemmTests: XCTestCase {
+    private var kernelSets: [ShiftedGemm.Kernels] { CPUFeatures.hasAVX512 ? [.avx2, .avx512] : [.avx2] }
+
+    override func tearDown() {
+        ShiftedGemm.kernels = CPUFeatures.hasAVX512 ? .avx512 : .avx2
+        super.tearDown()
+    }
+
     func testMultiplyMatchesNaiveLoop() {
+        for kernels in kernelSets { ShiftedGemm.kernels = kernels; checkMultiply(kernels) }
+    }
+
+    func testMultiplyTransposedMatchesNaiveLoop() {
+        for kernels in kernelSets { ShiftedGemm.kernels = kernels; checkMultiplyTransposed(kernels) }
+    }
+
+    private func checkMultiply(_ kernels: ShiftedGemm.Kernels) {
         var rng = RandomGenerator(seed: 11)
-        for (m, n, k) in [(4, 24, 5), (8, 61, 9), (12, 3, 7)] {
+        for (m, n, k) in [(4, 24, 5), (8, 61, 9), (12, 3, 7), (4, 48, 3), (8, 150, 11)] {
             let ld = ShiftedGemm.paddedColumns(n) + 3   // rows of B farther apart than needed
             let a = Tensor.randn([m, k], rng: &rng), b = Tensor.randn([k, ld], rng: &rng)
             let offsets = (0..<k).map { $0 * ld }
@@ -18,13 +34,13 @@ final class ShiftedGemmTests: XCTestCase {
             }
             var expected = [Float](repeating: 1, count: m * n)
             for i in 0..<m { for j in 0..<n { for p in 0..<k { expected[i * n + j] += a[flat: i * k + p] * b[flat: p * ld + j] } } }
-            assertClose(c.values, expected, rtol: 1e-5, atol: 1e-5, "m \(m) n \(n) k \(k)")
+            assertClose(c.values, expected, rtol: 1e-5, atol: 1e-5, "\(kernels) m \(m) n \(n) k \(k)")
         }
     }
 
-    func testMultiplyTransposedMatchesNaiveLoop() {
+    private func checkMultiplyTransposed(_ kernels: ShiftedGemm.Kernels) {
         var rng = RandomGenerator(seed: 12)
-        for (m, k, len) in [(4, 3, 8), (8, 7, 40), (4, 10, 16)] {
+        for (m, k, len) in [(4, 3, 16), (8, 7, 48), (4, 10, 32), (4, 2, 160)] {
             let a = Tensor.randn([m, len], rng: &rng)
             // Overlapping windows one float apart, as kx-shifted windows of a padded image are.
             let base = Tensor.randn([len + k], rng: &rng)
@@ -36,7 +52,7 @@ final class ShiftedGemmTests: XCTestCase {
             }
             var expected = [Float](repeating: 0, count: m * k)
             for i in 0..<m { for r in 0..<k { for j in 0..<len { expected[i * k + r] += a[flat: i * len + j] * base[flat: r + j] } } }
-            assertClose(c.values, expected, rtol: 1e-5, atol: 1e-5, "m \(m) k \(k) len \(len)")
+            assertClose(c.values, expected, rtol: 1e-5, atol: 1e-5, "\(kernels) m \(m) k \(k) len \(len)")
         }
     }
 }

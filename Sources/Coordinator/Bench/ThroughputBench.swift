@@ -66,6 +66,7 @@ public struct ThroughputBench {
             "peak_rss_mib": Self.peakRSSMiB().rounded(to: 1),
             "final_loss": Double(lastLoss).rounded(to: 4),
             "blas_core": BLAS.coreName,
+            "conv_kernels": ShiftedGemm.kernels.rawValue,
             "openblas_coretype_env": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "",
             "data": dataSource,
             "engine": "concord",

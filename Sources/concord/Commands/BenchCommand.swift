@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
             Workloads match shared/bench/torch_ref/bench.py: resnet20 (batch 128, flip + pad-crop \
             augmentation) and mlp 784-1024-1024-10 (batch 256), SGD momentum 0.9.
             OPENBLAS_CORETYPE is read when OpenBLAS loads; the chosen kernel family is reported \
-            as blas_core.
+            as blas_core. Convolutions run on Concord's own kernels, reported as conv_kernels.
             """)
 
     @Option(help: "Model: resnet20 or mlp.") var model: String = "resnet20"
@@ -23,6 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Warm-up steps (not timed).") var warmup: Int = 8
     @Option(help: "Fashion-MNIST directory.") var dataDir: String = FashionMNIST.defaultDirectory
     @Flag(help: "Use random images instead of Fashion-MNIST.") var synthetic = false
+    @Option(help: "Convolution kernels: avx512 or avx2 (default: the widest this CPU runs).") var kernels: String?
 
     func validate() throws {
         guard ThroughputBench.Model(rawValue: model) != nil else {
@@ -30,12 +31,21 @@ struct BenchCommand: ParsableCommand {
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be ≥ 1 and --warmup ≥ 0") }
+        if let kernels {
+            guard let chosen = ShiftedGemm.Kernels(rawValue: kernels) else {
+                throw ValidationError("--kernels '\(kernels)' is not a kernel set; use avx512 or avx2")
+            }
+            if chosen == .avx512 && !CPUFeatures.hasAVX512 {
+                throw ValidationError("--kernels avx512: this CPU lacks AVX-512 (F, CD, BW, DQ, VL); use avx2")
+            }
+        }
         if let batch, batch < 2 || batch > 60000 {
             throw ValidationError("--batch must be between 2 (batch norm needs it) and 60000 (the training set)")
         }
     }
 
     func run() throws {
+        if let kernels, let chosen = ShiftedGemm.Kernels(rawValue: kernels) { ShiftedGemm.kernels = chosen }
         let bench = ThroughputBench(model: ThroughputBench.Model(rawValue: model)!, threads: threads,
                                     batch: batch, steps: steps, warmup: warmup)
         let b = bench.batch

@@ -1,0 +1,19 @@
+import EngineKernels
+
+/// The shifted-GEMM kernels 16 wide, compiled for AVX-512 (F, CD, BW, DQ, VL). Call only
+/// when `CPUFeatures.hasAVX512` says the CPU has them; `ShiftedGemm` dispatches.
+public enum ShiftedGemmAVX512 {
+    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                base: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>,
+                                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        ShiftedGemmKernel<SIMD16<Float>>.multiply(m: m, n: n, k: k, a: a, lda: lda, base: base, rowOffsets: rowOffsets,
+                                                   c: c, ldc: ldc, accumulate: accumulate)
+    }
+
+    public static func multiplyTransposed(m: Int, k: Int, length: Int, a: UnsafePointer<Float>, lda: Int,
+                                          base: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>,
+                                          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        ShiftedGemmKernel<SIMD16<Float>>.multiplyTransposed(m: m, k: k, length: length, a: a, lda: lda, base: base,
+                                                             rowOffsets: rowOffsets, c: c, ldc: ldc, accumulate: accumulate)
+    }
+}
