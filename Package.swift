@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "concord", targets: ["concord"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Data", targets: ["Data"]),
+        .library(name: "MPI", targets: ["MPI"]),
         .library(name: "Coordinator", targets: ["Coordinator"]),
     ],
     dependencies: [
@@ -52,19 +53,20 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS", "EngineKernels", "EngineKernelsAVX512"],
                 swiftSettings: numericSettings),
         .target(name: "Data", dependencies: ["Engine", "CZlib"], swiftSettings: numericSettings),
+        .target(name: "MPI", dependencies: ["CMPI", "Engine"], swiftSettings: numericSettings),
         .target(name: "Coordinator",
-                dependencies: ["Engine", "Data", .product(name: "Yams", package: "Yams")],
+                dependencies: ["Engine", "Data", "MPI", .product(name: "Yams", package: "Yams")],
                 swiftSettings: numericSettings),
         .executableTarget(name: "concord",
-                          dependencies: ["Coordinator", "Engine", "Data",
+                          dependencies: ["Coordinator", "Engine", "Data", "MPI",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "TestSupport"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Engine", "Data", "TestSupport"],
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Engine", "Data", "MPI", "TestSupport"],
                     exclude: ["Golden"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Data"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -16,6 +16,9 @@ static inline MPI_Errhandler concord_mpi_errors_return(void) { return MPI_ERRORS
 static inline MPI_Request concord_mpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Status *concord_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
 static inline void *concord_mpi_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Info concord_mpi_info_null(void) { return MPI_INFO_NULL; }
+static inline int concord_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int concord_mpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 static inline int concord_mpi_success(void) { return MPI_SUCCESS; }
 static inline int concord_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 #endif

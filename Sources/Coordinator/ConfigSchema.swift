@@ -18,10 +18,10 @@ enum ConfigSchema {
     }
 
     /// Section names in the order `yaml()` writes them.
-    static let sections = ["model", "data", "train", "optimizer", "schedule", "run"]
+    static let sections = ["model", "data", "train", "optimizer", "schedule", "distributed", "run"]
 
     /// Sections that change what is trained; the config hash covers only these.
-    static let hashedSections = ["model", "data", "train", "optimizer", "schedule"]
+    static let hashedSections = ["model", "data", "train", "optimizer", "schedule", "distributed"]
 
     /// Every key, grouped by section in `sections` order.
     static let fields: [Field] = [
@@ -39,8 +39,10 @@ enum ConfigSchema {
         int("train.batch_size", \.train.batchSize, min: 1),
         int("train.seed", \.train.seed, min: 0),
         number("train.label_smoothing", \.train.labelSmoothing, .fraction),
-        int("train.eval_every", \.train.evalEvery, min: 1),
+        int("train.eval_every", \.train.evalEvery, min: 0),
         int("train.threads", \.train.threads, min: 1),
+        int("train.iterations", \.train.iterations, min: 0),
+        int("train.accumulation_steps", \.train.accumulationSteps, min: 1),
 
         choice("optimizer.name", \.optimizer.name, what: "optimizer"),
         number("optimizer.lr", \.optimizer.lr, .above(0)),
@@ -59,6 +61,11 @@ enum ConfigSchema {
         intList("schedule.milestones", \.schedule.milestones, min: 1, increasing: true),
         number("schedule.gamma", \.schedule.gamma, .above(0)),
         bool("schedule.scale_lr_by_batch", \.schedule.scaleLRByBatch),
+
+        bool("distributed.sync_batch_norm", \.distributed.syncBatchNorm),
+        number("distributed.bucket_cap_mb", \.distributed.bucketCapMB, .above(0)),
+        int("distributed.max_nonfinite_steps", \.distributed.maxNonfiniteSteps, min: 0),
+        choice("distributed.shard_tail", \.distributed.shardTail, what: "shard tail"),
 
         string("run.dir", \.run.dir),
         int("run.log_every", \.run.logEvery, min: 1),

@@ -18,6 +18,8 @@ public struct TrainConfig: Equatable, Sendable {
     public var optimizer = OptimizerSection()
     /// `schedule:` — how the learning rate changes over the run.
     public var schedule = ScheduleSection()
+    /// `distributed:` — how ranks share the work (ignored by a single process).
+    public var distributed = DistributedSection()
     /// `run:` — where outputs go and how progress is shown; never changes the trained weights.
     public var run = RunSection()
 
@@ -74,11 +76,35 @@ public struct TrainConfig: Equatable, Sendable {
         public var seed = 0
         /// `train.label_smoothing`, in [0, 1).
         public var labelSmoothing = 0.0
-        /// `train.eval_every`: evaluate on the test set every this many epochs (≥ 1).
+        /// `train.eval_every`: evaluate on the test set every this many epochs and after the last
+        /// (≥ 0; 0 never evaluates, for quick checks).
         public var evalEvery = 1
         /// `train.threads`: cores one process uses (≥ 1): the engine's convolution kernels for
         /// convolutional models, OpenBLAS for the MLP. One per rank when ranks = cores.
         public var threads = 1
+        /// `train.iterations`: stop after this many optimizer steps in all (≥ 0; 0 runs every
+        /// epoch to the end). The schedule still spans `epochs`.
+        public var iterations = 0
+        /// `train.accumulation_steps`: micro-batches per optimizer step (≥ 1); `batch_size` is
+        /// split evenly among them and the gradients are reduced once per step.
+        public var accumulationSteps = 1
+        /// Defaults.
+        public init() {}
+    }
+
+    /// `distributed:` section.
+    public struct DistributedSection: Equatable, Sendable {
+        /// `distributed.sync_batch_norm`: batch statistics over every rank's batch
+        /// (SyncBatchNorm) instead of each rank's own (the default, as PyTorch DDP).
+        public var syncBatchNorm = false
+        /// `distributed.bucket_cap_mb`: gradient bucket size for the overlapped allreduce (> 0).
+        public var bucketCapMB = 1.0
+        /// `distributed.max_nonfinite_steps`: steps with a non-finite gradient on some rank are
+        /// skipped on all ranks; the run stops when more than this many occurred (≥ 0).
+        public var maxNonfiniteSteps = 3
+        /// `distributed.shard_tail`: what happens to the examples left over when the training set
+        /// does not divide by the number of ranks.
+        public var shardTail: ShardTail = .drop
         /// Defaults.
         public init() {}
     }
@@ -160,6 +186,14 @@ public struct TrainConfig: Equatable, Sendable {
     /// Valid `optimizer.name` values.
     public enum OptimizerName: String, CaseIterable, Sendable {
         case sgd, adamw, lars
+    }
+
+    /// Valid `distributed.shard_tail` values.
+    public enum ShardTail: String, CaseIterable, Sendable {
+        /// Leave out the last `count % ranks` examples of each epoch's permutation.
+        case drop
+        /// Repeat the first examples of the permutation so every rank gets the same count.
+        case pad
     }
 
     /// Valid `schedule.kind` values (the shape after warm-up).

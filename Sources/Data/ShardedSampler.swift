@@ -27,6 +27,9 @@ public struct ShardedSampler: Equatable, Sendable {
     public let shuffle: Bool
     /// Whether the `datasetCount % worldSize` leftover examples are dropped.
     public let dropTail: Bool
+    /// Whether the permutation is instead extended with its own first examples until it divides
+    /// evenly (as PyTorch's `DistributedSampler` pads); takes precedence over `dropTail`.
+    public let padTail: Bool
     /// This rank's examples for the epoch, in visiting order. indices: [count]
     public let indices: [Int]
 
@@ -36,7 +39,7 @@ public struct ShardedSampler: Equatable, Sendable {
     /// Creates the sampler for one rank and one epoch.
     /// - Precondition: `datasetCount >= 0`, `worldSize >= 1`, `rank` in `0..<worldSize`, `epoch >= 0`.
     public init(datasetCount: Int, rank: Int, worldSize: Int, seed: UInt64, epoch: Int = 0,
-                shuffle: Bool = true, dropTail: Bool = true) {
+                shuffle: Bool = true, dropTail: Bool = true, padTail: Bool = false) {
         precondition(datasetCount >= 0, "datasetCount \(datasetCount)")
         precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) of \(worldSize)")
         precondition(epoch >= 0, "epoch \(epoch)")
@@ -47,16 +50,22 @@ public struct ShardedSampler: Equatable, Sendable {
         self.epoch = epoch
         self.shuffle = shuffle
         self.dropTail = dropTail
+        self.padTail = padTail
 
         let order = Self.order(count: datasetCount, seed: seed, epoch: epoch, shuffle: shuffle)
-        let used = dropTail ? datasetCount / worldSize * worldSize : datasetCount
-        self.indices = Array(stride(from: rank, to: used, by: worldSize).lazy.map { order[$0] })
+        if padTail && datasetCount > 0 {
+            let padded = (datasetCount + worldSize - 1) / worldSize * worldSize
+            self.indices = Array(stride(from: rank, to: padded, by: worldSize).lazy.map { order[$0 % datasetCount] })
+        } else {
+            let used = dropTail ? datasetCount / worldSize * worldSize : datasetCount
+            self.indices = Array(stride(from: rank, to: used, by: worldSize).lazy.map { order[$0] })
+        }
     }
 
     /// The same sampler for another epoch (a new permutation when shuffling).
     public func forEpoch(_ epoch: Int) -> ShardedSampler {
         ShardedSampler(datasetCount: datasetCount, rank: rank, worldSize: worldSize, seed: seed,
-                       epoch: epoch, shuffle: shuffle, dropTail: dropTail)
+                       epoch: epoch, shuffle: shuffle, dropTail: dropTail, padTail: padTail)
     }
 
     /// The whole epoch order before sharding — identical on every rank. order: [datasetCount]

@@ -1,9 +1,15 @@
 import Engine
 import Foundation
+import MPI
 
 /// Steady-state training-step throughput, measured the way the PyTorch reference measures it
 /// (`shared/bench/torch_ref/bench.py`): warm-up steps, then timed steps of
 /// forward + backward + SGD step (lr 0.1, momentum 0.9, wd 5e-4), data time counted apart.
+///
+/// Under `mpirun` every rank trains its own batch and gradients are averaged by the
+/// `GradientReducer`, as in training: images/s is global (slowest rank's time), peak RSS the
+/// largest of any rank, and the step is broken down into compute, communication (a blocking
+/// allreduce of the same buckets) and communication not hidden by backward.
 public struct ThroughputBench {
     public enum Model: String, CaseIterable { case resnet20, mlp }
 
@@ -24,6 +30,7 @@ public struct ThroughputBench {
     /// Result of one run, printed as one JSON line.
     public struct Result {
         public var fields: [String: Any]
+        public init(fields: [String: Any]) { self.fields = fields }
         public var json: String {
             let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data()
             return String(decoding: data, as: UTF8.self)
@@ -31,7 +38,8 @@ public struct ThroughputBench {
     }
 
     /// Runs the benchmark; `nextBatch(i)` supplies batch `i` (images [B,1,28,28], labels).
-    public func run(dataSource: String, nextBatch: (Int) throws -> (Tensor, [Int])) rethrows -> Result {
+    public func run(dataSource: String, world: Communicator = .single(),
+                    nextBatch: (Int) throws -> (Tensor, [Int])) throws -> Result {
         Parallel.configure(threads: threads, convolutional: model == .resnet20)
         var rng = RandomGenerator(seed: 0, purpose: .initialization)
         let net: any Module = model == .resnet20
@@ -40,30 +48,44 @@ public struct ThroughputBench {
         net.train()
         let opt = SGD(groups: [ParameterGroup(name: "all", parameters: net.namedParameters(), weightDecay: 5e-4)],
                       lr: 0.1, momentum: 0.9)
-        var stepTimes: [Double] = [], dataTimes: [Double] = []
+        let reducer = try GradientReducer(parameters: net.namedParameters(), communicator: world)
+        try reducer.synchronize(net.namedParameters() + net.namedBuffers())
+        var stepTimes: [Double] = [], dataTimes: [Double] = [], exposedTimes: [Double] = []
         var lastLoss: Float = .nan
         for i in 0..<(warmup + steps) {
             let t0 = Clock.now()
             let (images, labels) = try nextBatch(i)
             let t1 = Clock.now()
             opt.zeroGrad()
+            try reducer.beginStep(i)
             let loss = net(images).crossEntropy(targets: labels)
             loss.backward()
+            let reduced = try reducer.finish()
             opt.step()
             lastLoss = loss.item
             let t2 = Clock.now()
-            if i >= warmup { dataTimes.append(t1 - t0); stepTimes.append(t2 - t1) }
+            if i >= warmup { dataTimes.append(t1 - t0); stepTimes.append(t2 - t1); exposedTimes.append(reduced.exposedSeconds) }
         }
-        let stepTotal = stepTimes.reduce(0, +), dataTotal = dataTimes.reduce(0, +)
-        let images = Double(batch * steps)
+        let communication = try (0..<5).map { _ in try reducer.timeBlockingReduce() }
+        // The slowest rank sets the pace; memory is the largest rank's.
+        var totals = [stepTimes.reduce(0, +), dataTimes.reduce(0, +), Self.peakRSSMiB()]
+        try totals.withUnsafeMutableBufferPointer { try world.allreduce($0, op: .max) }
+        let (stepTotal, dataTotal, peakRSS) = (totals[0], totals[1], totals[2])
+        let images = Double(batch * steps * world.size)
+        let exposed = Self.median(exposedTimes)
         return Result(fields: [
             "model": model.rawValue, "threads": threads, "batch": batch, "steps": steps, "warmup": warmup,
+            "ranks": world.size,
+            "compute_ms": ((Self.median(stepTimes) - exposed) * 1000).rounded(to: 2),
+            "communication_ms": (Self.median(communication) * 1000).rounded(to: 2),
+            "exposed_communication_ms": (exposed * 1000).rounded(to: 2),
+            "buckets": reducer.bucketSizes.count,
             "images_per_s": (images / stepTotal).rounded(to: 1),
             "images_per_s_e2e": (images / (stepTotal + dataTotal)).rounded(to: 1),
             "step_ms_median": (Self.median(stepTimes) * 1000).rounded(to: 2),
             "step_ms_min": ((stepTimes.min() ?? 0) * 1000).rounded(to: 2),
             "data_ms_median": (Self.median(dataTimes) * 1000).rounded(to: 3),
-            "peak_rss_mib": Self.peakRSSMiB().rounded(to: 1),
+            "peak_rss_mib": peakRSS.rounded(to: 1),
             "final_loss": Double(lastLoss).rounded(to: 4),
             "blas_core": BLAS.coreName,
             "conv_kernels": ShiftedGemm.kernels.rawValue,

@@ -47,6 +47,8 @@ public final class BatchNorm: Module {
     public var momentum: Float
     public var eps: Float
     public var isTraining = true
+    /// When set, training statistics span every replica's batch (SyncBatchNorm).
+    public var crossReplica: (any CrossReplicaSum)?
 
     public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
         weight = Tensor.ones([channels], requiresGrad: true)
@@ -65,7 +67,8 @@ public final class BatchNorm: Module {
     /// Normalisation, plus `residual` and a ReLU fused in when given (`relu(bn(x) + residual)`).
     public func forward(_ x: Tensor, residual: Tensor? = nil, relu: Bool) -> Tensor {
         x.batchNorm(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                    training: isTraining, momentum: momentum, eps: eps, residual: residual, relu: relu)
+                    training: isTraining, momentum: momentum, eps: eps, residual: residual, relu: relu,
+                    crossReplica: crossReplica)
     }
 }
 

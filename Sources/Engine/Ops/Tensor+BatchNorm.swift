@@ -1,3 +1,11 @@
+/// Sums per-channel statistics over the data-parallel replicas: what turns batch norm into
+/// SyncBatchNorm. The MPI module provides one over its communicator; the engine only calls it.
+public protocol CrossReplicaSum: AnyObject {
+    /// Replaces every value with its sum over all replicas (every replica calls it, in the
+    /// same order). A failure to communicate ends the process with a message.
+    func sumInPlace(_ values: UnsafeMutableBufferPointer<Double>)
+}
+
 /// Batch normalisation over [N,C] or [N,C,H,W], with PyTorch's running-statistics semantics.
 extension Tensor {
     /// Normalises each channel. In training it uses the batch statistics and moves the running
@@ -7,9 +15,14 @@ extension Tensor {
     /// `relu: true` fuses a following ReLU, and `residual` a residual add before it
     /// (`relu(bn(x) + residual)`, the end of a ResNet block): one pass instead of three, and
     /// the intermediate tensors are never stored.
+    ///
+    /// With `crossReplica`, training statistics (and the two per-channel sums of the backward
+    /// pass) cover the batches of all replicas: SyncBatchNorm. The weight and bias gradients
+    /// stay local sums, which the gradient reducer then averages, as PyTorch does.
     public func batchNorm(weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVar: Tensor?,
                           training: Bool, momentum: Float = 0.1, eps: Float = 1e-5,
-                          residual: Tensor? = nil, relu: Bool = false) -> Tensor {
+                          residual: Tensor? = nil, relu: Bool = false,
+                          crossReplica: (any CrossReplicaSum)? = nil) -> Tensor {
         precondition(residual == nil || residual!.shape == shape, "batchNorm: residual \(residual!.shape) for \(shape)")
         precondition(rank == 2 || rank == 4, "batchNorm needs [N,C] or [N,C,H,W], got \(shape)")
         let (n, c) = (shape[0], shape[1])
@@ -20,24 +33,34 @@ extension Tensor {
         let mean = Tensor(uninitializedShape: [c])
         let invStd = Tensor(uninitializedShape: [c])
         let px = data
+        // Element count behind the statistics: this batch, or every replica's.
+        var total = Double(m)
         if training {
+            // Two passes (mean, then squared deviations), accumulated in double: batch
+            // statistics feed every later layer's gradient, and float sums here cost
+            // measurable digits against PyTorch's float64 reference.
+            var sums = [Double](repeating: 0, count: c + 1)   // sums: [C] + element count
             for ch in 0..<c {
-                // Two passes (mean, then squared deviations), accumulated in double: batch
-                // statistics feed every later layer's gradient, and float sums here cost
-                // measurable digits against PyTorch's float64 reference.
-                var s: Double = 0
-                for img in 0..<n { s += VectorMath.sumDouble(px + (img * c + ch) * hw, hw) }
-                let muD = s / Double(m)
-                let mu = Float(muD)
-                var ss: Double = 0
-                for img in 0..<n { ss += VectorMath.sumSquaredDeviationDouble(px + (img * c + ch) * hw, hw, from: muD) }
-                let variance = ss / Double(m)
+                for img in 0..<n { sums[ch] += VectorMath.sumDouble(px + (img * c + ch) * hw, hw) }
+            }
+            sums[c] = Double(m)
+            if let crossReplica { sums.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) } }
+            total = sums[c]
+            var squares = [Double](repeating: 0, count: c)    // squares: [C]
+            for ch in 0..<c {
+                let muD = sums[ch] / total
+                for img in 0..<n { squares[ch] += VectorMath.sumSquaredDeviationDouble(px + (img * c + ch) * hw, hw, from: muD) }
+            }
+            if let crossReplica { squares.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) } }
+            for ch in 0..<c {
+                let mu = Float(sums[ch] / total)
+                let variance = squares[ch] / total
                 mean.data[ch] = mu
                 invStd.data[ch] = Float(1 / (variance + Double(eps)).squareRoot())
                 if let runningMean, let runningVar {
                     runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mu
                     runningVar.data[ch] = (1 - momentum) * runningVar.data[ch]
-                        + momentum * Float(ss / Double(m - 1))
+                        + momentum * Float(squares[ch] / (total - 1))
                 }
             }
         } else {
@@ -77,25 +100,26 @@ extension Tensor {
             }
             if let residual, residual.requiresGrad { residual.addGrad(from: g) }
             let pg = g.data
-            // Per channel: Σ dy and Σ dy·x̂.
-            var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)
+            // Per channel: Σ dy and Σ dy·x̂ over this batch. sums: [2C]
+            var sums = [Double](repeating: 0, count: 2 * c)
             for ch in 0..<c {
-                let mu = mean.data[ch], istd = invStd.data[ch]
-                var a: Double = 0, b: Double = 0
+                let mu = Double(mean.data[ch])
                 for img in 0..<n {
                     let gp = pg + (img * c + ch) * hw, xp = px + (img * c + ch) * hw
-                    a += VectorMath.sumDouble(gp, hw)
-                    b += VectorMath.dotCenteredDouble(gp, xp, hw, center: Double(mu))   // Σ dy·(x − μ)
+                    sums[ch] += VectorMath.sumDouble(gp, hw)
+                    sums[c + ch] += VectorMath.dotCenteredDouble(gp, xp, hw, center: mu)   // Σ dy·(x − μ)
                 }
-                sumG[ch] = Float(a)
-                sumGX[ch] = Float(b) * istd
             }
+            let sumG = (0..<c).map { Float(sums[$0]) }
+            let sumGX = (0..<c).map { Float(sums[c + $0]) * invStd.data[$0] }
             if let weight, weight.requiresGrad {
                 weight.accumulateGrad { d, ow in for ch in 0..<c { d[ch] = (ow ? 0 : d[ch]) + sumGX[ch] } }
             }
             if let bias, bias.requiresGrad {
                 bias.accumulateGrad { d, ow in for ch in 0..<c { d[ch] = (ow ? 0 : d[ch]) + sumG[ch] } }
             }
+            // The input gradient's means run over every replica's batch under SyncBatchNorm.
+            if training, let crossReplica, requiresGrad { sums.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) } }
             guard requiresGrad else { return }
             accumulateGrad { dx, overwrite in
                 for ch in 0..<c {
@@ -103,8 +127,8 @@ extension Tensor {
                     let gamma = weight?.data[ch] ?? 1
                     let k = gamma * istd
                     // training: dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)); eval: dx = γ·σ⁻¹·dy
-                    let meanG = training ? sumG[ch] / Float(m) : 0
-                    let meanGX = training ? sumGX[ch] / Float(m) : 0
+                    let meanG = training ? Float(sums[ch] / total) : 0
+                    let meanGX = training ? Float(sums[c + ch] / total) * istd : 0
                     // dx = k·dy + a·(x − μ) + b, with the per-channel constants folded (x is
                     // centred first: folding μ into b would cancel badly when |μ| ≫ σ).
                     let a = -k * istd * meanGX

@@ -3,6 +3,7 @@ import Coordinator
 import Data
 import Engine
 import Foundation
+import MPI
 
 /// `concord bench`: training-step throughput as one JSON line.
 struct BenchCommand: ParsableCommand {
@@ -14,6 +15,10 @@ struct BenchCommand: ParsableCommand {
             augmentation) and mlp 784-1024-1024-10 (batch 256), SGD momentum 0.9.
             OPENBLAS_CORETYPE is read when OpenBLAS loads; the chosen kernel family is reported \
             as blas_core. Convolutions run on Concord's own kernels, reported as conv_kernels.
+            Under mpirun every rank trains its shard and gradients are averaged: images_per_s \
+            is global, with the step's compute / communication breakdown.
+            --collective allreduce instead prints one JSON line per size (4 KiB to 64 MiB) with \
+            the bus bandwidth through Concord's wrapper and through plain MPI_Allreduce.
             """)
 
     @Option(help: "Model: resnet20 or mlp.") var model: String = "resnet20"
@@ -23,9 +28,13 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Warm-up steps (not timed).") var warmup: Int = 8
     @Option(help: "Fashion-MNIST directory.") var dataDir: String = FashionMNIST.defaultDirectory
     @Flag(help: "Use random images instead of Fashion-MNIST.") var synthetic = false
+    @Option(help: "Measure a collective instead of training: allreduce.") var collective: String?
     @Option(help: "Convolution kernels: avx512 or avx2 (default: the widest this CPU runs).") var kernels: String?
 
     func validate() throws {
+        if let collective, collective != "allreduce" {
+            throw ValidationError("--collective '\(collective)' is not measured; use allreduce")
+        }
         guard ThroughputBench.Model(rawValue: model) != nil else {
             throw ValidationError("--model '\(model)' is not a bench workload; use resnet20 or mlp")
         }
@@ -46,12 +55,25 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if let kernels, let chosen = ShiftedGemm.Kernels(rawValue: kernels) { ShiftedGemm.kernels = chosen }
+        let world = try Communicator.world()
+        defer { try? Communicator.finalize() }
+        func report(_ line: String) { if world.rank == 0 { print(line) } }
+        if collective != nil {
+            for s in try CollectiveBench.allreduce(world) {
+                report(ThroughputBench.Result(fields: [
+                    "collective": "allreduce", "bytes": s.bytes, "ranks": world.size, "repetitions": s.repetitions,
+                    "wrapper_busbw_gbps": (s.wrapperBusGBps * 1000).rounded() / 1000,
+                    "raw_busbw_gbps": (s.rawBusGBps * 1000).rounded() / 1000,
+                ]).json)
+            }
+            return
+        }
         let bench = ThroughputBench(model: ThroughputBench.Model(rawValue: model)!, threads: threads,
                                     batch: batch, steps: steps, warmup: warmup)
         let b = bench.batch
         if synthetic {
-            var rng = RandomGenerator(seed: 1234)
-            print(bench.run(dataSource: "synthetic") { _ in
+            var rng = RandomGenerator(seed: 1234, purpose: .augmentation, index: UInt64(world.rank))
+            report(try bench.run(dataSource: "synthetic", world: world) { _ in
                 (Tensor.randn([b, 1, 28, 28], rng: &rng), (0..<b).map { _ in rng.int(below: 10) })
             }.json)
             return
@@ -61,14 +83,14 @@ struct BenchCommand: ParsableCommand {
         let train = try FashionMNIST(split: .train, directory: dataDir)
         let augment = bench.model == .resnet20
         var epoch = 0
-        var rng = RandomGenerator(seed: 1234)
+        var rng = RandomGenerator(seed: 1234, purpose: .augmentation, index: UInt64(world.rank))
         func loader() -> BatchLoader {
-            let sampler = ShardedSampler(datasetCount: train.count, rank: 0, worldSize: 1, seed: 1234, epoch: epoch)
+            let sampler = ShardedSampler(datasetCount: train.count, rank: world.rank, worldSize: world.size, seed: 1234, epoch: epoch)
             return BatchLoader(dataset: train, sampler: sampler, batchSize: b, augment: augment, rng: rng)
         }
         var current = loader()
         defer { current.stop() }
-        let result = try bench.run(dataSource: "fashion-mnist") { _ in
+        let result = try bench.run(dataSource: "fashion-mnist", world: world) { _ in
             if let batch = current.next() { return (batch.images, batch.labels) }
             rng = current.randomState
             epoch += 1
@@ -76,6 +98,6 @@ struct BenchCommand: ParsableCommand {
             guard let batch = current.next() else { throw CLIError("\(dataDir): no full batch of \(b) images in the training set") }
             return (batch.images, batch.labels)
         }
-        print(result.json)
+        report(result.json)
     }
 }

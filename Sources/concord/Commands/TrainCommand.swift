@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Foundation
+import MPI
 
 /// `concord train CONFIG`: supervised training from a YAML run configuration.
 struct TrainCommand: ParsableCommand {
@@ -10,6 +11,9 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Writes the run directory (run.dir): config.yaml (resolved), metrics.jsonl, log.txt \
             and model.safetensors. Override keys with --set, e.g. --set train.epochs=3.
+            Started by mpirun (launch/run -n N, launch/cluster), each process trains on its \
+            shard and gradients are averaged: N ranks × train.batch_size images per step; rank 0 \
+            writes the run directory.
             """)
 
     @Argument(help: "YAML run configuration.") var config: String
@@ -20,13 +24,18 @@ struct TrainCommand: ParsableCommand {
         // Errors are one-line descriptions (file, key, what to do); ArgumentParser prints them
         // and exits non-zero.
         let cfg = try ConfigLoader.load(path: config, overrides: overrides)
-        // A finished or running run is never overwritten: its metrics and weights stay.
-        if FileManager.default.fileExists(atPath: cfg.run.dir + "/metrics.jsonl") {
-            throw CLIError("run directory '\(cfg.run.dir)' already holds a run (metrics.jsonl); "
-                           + "choose another with --set run.dir=DIR or move it away")
+        let world = try Communicator.world()
+        // Rank 0 alone owns the run directory; the others learn whether it could start.
+        let run = try world.agreeOnRank0 { () -> RunDirectory in
+            // A finished or running run is never overwritten: its metrics and weights stay.
+            if FileManager.default.fileExists(atPath: cfg.run.dir + "/metrics.jsonl") {
+                throw CLIError("run directory '\(cfg.run.dir)' already holds a run (metrics.jsonl); "
+                               + "choose another with --set run.dir=DIR or move it away")
+            }
+            return try RunDirectory.create(for: cfg)
         }
-        let run = try RunDirectory.create(for: cfg)
-        let trainer = try SupervisedTrainer(config: cfg, run: run)
+        let trainer = try SupervisedTrainer(config: cfg, run: run, world: world)
         try trainer.train()
+        try Communicator.finalize()
     }
 }

@@ -1,0 +1,32 @@
+import CMPI
+
+/// A failed MPI call, with MPI's own description of the failure.
+public struct MPIError: Error, CustomStringConvertible {
+    /// The MPI function that failed, e.g. `MPI_Allreduce`.
+    public let operation: String
+    /// MPI's error code.
+    public let code: Int32
+    /// MPI's message for `code`.
+    public let message: String
+
+    public var description: String { "\(operation) failed: \(message) (MPI error \(code))" }
+
+    /// Throws when `code` is not `MPI_SUCCESS`.
+    static func check(_ code: Int32, _ operation: String) throws {
+        guard code != concord_mpi_success() else { return }
+        throw MPIError(operation: operation, code: code, message: errorString(code))
+    }
+
+    static func errorString(_ code: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(concord_mpi_max_error_string()) + 1)
+        var length: Int32 = 0
+        guard MPI_Error_string(code, &buffer, &length) == concord_mpi_success() else { return "unknown error" }
+        return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A distributed-run failure that is not an MPI error: ranks that disagree.
+public struct DistributedError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

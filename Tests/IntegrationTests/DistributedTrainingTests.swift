@@ -1,0 +1,152 @@
+import Data
+import Foundation
+import XCTest
+
+/// Data-parallel training for real: `mpirun -np 2` on the built tool, against one process.
+final class DistributedTrainingTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-dist-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+
+    /// Options for a short run without augmentation (augmentation streams are per rank, so
+    /// only the unaugmented data path can match one process exactly).
+    private func steps(_ n: Int, batch: Int, dir: String) -> [String] {
+        ["--set", "train.iterations=\(n)", "--set", "train.batch_size=\(batch)", "--set", "data.augment=false",
+         "--set", "run.progress=none", "--set", "train.eval_every=0", "--set", "run.dir=" + scratch.appendingPathComponent(dir).path]
+    }
+
+    private func weights(_ dir: String) throws -> [String: [Float]] {
+        let file = try SafeTensors(contentsOf: scratch.appendingPathComponent(dir + "/model.safetensors").path)
+        return Dictionary(uniqueKeysWithValues: try file.names.map { ($0, try file.tensor($0).values) })
+    }
+
+    private func maxDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> Float {
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        var worst: Float = 0
+        for (name, x) in a { if let y = b[name] { for i in x.indices { worst = max(worst, abs(x[i] - y[i])) } } }
+        return worst
+    }
+
+    func testTwoRanksOfHalfTheBatchTrainLikeOneProcessWithoutBatchNorm() throws {
+        let one = try Concord.run(["train", "configs/smoke.yaml"] + steps(20, batch: 128, dir: "one"))
+        XCTAssertEqual(one.status, 0, one.output)
+        // A small bucket cap: several buckets, launched in order during backward.
+        let two = try MPIRun.run(ranks: 2, ["train", "configs/smoke.yaml", "--set", "distributed.bucket_cap_mb=0.05"]
+                                 + steps(20, batch: 64, dir: "two"))
+        XCTAssertEqual(two.status, 0, two.output)
+        let difference = maxDifference(try weights("one"), try weights("two"))
+        XCTAssertLessThanOrEqual(difference, 1e-5, "max |Δw| after 20 steps")
+        XCTAssertTrue(try String(contentsOf: scratch.appendingPathComponent("two/log.txt"), encoding: .utf8)
+            .contains("2 rank(s)"))
+    }
+
+    func testRepeatedRunsAreBitIdentical() throws {
+        for dir in ["a", "b"] {
+            let r = try MPIRun.run(ranks: 2, ["train", "configs/smoke.yaml", "--set", "distributed.bucket_cap_mb=0.05"]
+                                   + steps(30, batch: 32, dir: dir))
+            XCTAssertEqual(r.status, 0, r.output)
+        }
+        XCTAssertEqual(try weights("a"), try weights("b"))
+    }
+
+    /// SyncBatchNorm: statistics over both ranks' halves equal those of the whole batch, so
+    /// one step matches one process; per-rank batch norm (the default) visibly does not.
+    func testSyncBatchNormMatchesOneProcessOnResNet20() throws {
+        let config = "configs/fashion-resnet20.yaml"
+        let one = try Concord.run(["train", config] + steps(1, batch: 32, dir: "one"))
+        XCTAssertEqual(one.status, 0, one.output)
+        let synced = try MPIRun.run(ranks: 2, ["train", config, "--set", "distributed.sync_batch_norm=true"] + steps(1, batch: 16, dir: "sync"))
+        XCTAssertEqual(synced.status, 0, synced.output)
+        let local = try MPIRun.run(ranks: 2, ["train", config] + steps(1, batch: 16, dir: "local"))
+        XCTAssertEqual(local.status, 0, local.output)
+        let reference = try weights("one")
+        XCTAssertLessThanOrEqual(maxDifference(reference, try weights("sync")), 1e-6)
+        XCTAssertGreaterThan(maxDifference(reference, try weights("local")), 1e-4, "per-rank batch norm should differ")
+    }
+
+    func testARankThatSkipsAStepIsAClearErrorNotAHang() throws {
+        let r = try MPIRun.run(ranks: 2, ["train", "configs/smoke.yaml"] + steps(20, batch: 32, dir: "skip"),
+                               environment: ["CONCORD_FAULT": "skip-step=5@rank=1"])
+        XCTAssertNotEqual(r.status, 0, r.output)
+        XCTAssertFalse(r.timedOut, "the run hung instead of failing")
+        XCTAssertTrue(r.output.contains("out of step at step 5"), r.output)
+        XCTAssertTrue(r.output.contains("rank 1 at step 6"), r.output)
+    }
+
+    func testANonFiniteGradientSkipsTheSameStepOnEveryRank() throws {
+        let r = try MPIRun.run(ranks: 2, ["train", "configs/smoke.yaml"] + steps(20, batch: 32, dir: "nan"),
+                               environment: ["CONCORD_FAULT": "nan-gradient=3@rank=1"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("rank 1: non-finite gradient at step 3"), r.output)
+        let log = try String(contentsOf: scratch.appendingPathComponent("nan/log.txt"), encoding: .utf8)
+        XCTAssertTrue(log.contains("step 3 skipped on every rank"), log)
+        for (name, values) in try weights("nan") { XCTAssertTrue(values.allSatisfy(\.isFinite), name) }
+
+        let strict = try MPIRun.run(ranks: 2, ["train", "configs/smoke.yaml", "--set", "distributed.max_nonfinite_steps=0"]
+                                    + steps(20, batch: 32, dir: "strict"),
+                                    environment: ["CONCORD_FAULT": "nan-gradient=3@rank=0"])
+        XCTAssertNotEqual(strict.status, 0, strict.output)
+        XCTAssertTrue(strict.output.contains("distributed.max_nonfinite_steps"), strict.output)
+    }
+
+    func testBenchReportsEveryRank() throws {
+        let r = try MPIRun.run(ranks: 2, ["bench", "--model", "mlp", "--steps", "3", "--warmup", "1", "--batch", "32", "--synthetic"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let lines = r.output.split(separator: "\n").filter { $0.hasPrefix("{") }
+        XCTAssertEqual(lines.count, 1, "one JSON line, from rank 0: \(r.output)")
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try XCTUnwrap(lines.first).utf8)) as? [String: Any])
+        XCTAssertEqual(json["ranks"] as? Int, 2)
+        for key in ["images_per_s", "peak_rss_mib", "compute_ms", "communication_ms", "exposed_communication_ms"] {
+            XCTAssertNotNil(json[key], key)
+        }
+    }
+}
+
+/// Runs the built tool under `mpirun`, with a time limit so a hang fails instead of blocking.
+enum MPIRun {
+    struct Result { let status: Int32; let output: String; let timedOut: Bool }
+
+    static var isAvailable: Bool {
+        ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func run(ranks: Int, _ args: [String], environment: [String: String] = [:], timeout: TimeInterval = 240,
+                    mpirunFlags: [String] = []) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        var flags = ["mpirun", "-np", String(ranks), "--oversubscribe", "--bind-to", "none"] + mpirunFlags
+        for key in environment.keys.sorted() { flags += ["-x", key] }
+        p.arguments = flags + [Concord.productsDirectory.appendingPathComponent("concord").path] + args
+        p.currentDirectoryURL = Concord.repositoryRoot
+        var env = ProcessInfo.processInfo.environment
+        env.merge(["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OPENBLAS_NUM_THREADS": "1",
+                   "PMIX_MCA_gds": "hash"]) { $1 }
+        env.merge(environment) { $1 }
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let deadline = DispatchTime.now() + timeout
+        let finished = DispatchSemaphore(value: 0)
+        let output = OutputBox()
+        DispatchQueue.global().async { output.data = pipe.fileHandleForReading.readDataToEndOfFile(); finished.signal() }
+        var timedOut = false
+        if finished.wait(timeout: deadline) == .timedOut {
+            timedOut = true
+            p.terminate()
+            finished.wait()
+        }
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, output: String(decoding: output.data, as: UTF8.self), timedOut: timedOut)
+    }
+
+    /// Written by the reader thread before it signals, read after the wait.
+    private final class OutputBox: @unchecked Sendable { var data = Data() }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import XCTest
+
+/// The launch scripts as a user runs them, with the suite's own build of concord.
+final class LaunchScriptTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-launch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+
+    private func script(_ path: String, _ args: [String], environment: [String: String] = [:]) throws -> Concord.Result {
+        let p = Process()
+        p.executableURL = path.hasPrefix("/") ? URL(fileURLWithPath: path) : Concord.repositoryRoot.appendingPathComponent(path)
+        p.arguments = args
+        p.currentDirectoryURL = scratch
+        var env = ProcessInfo.processInfo.environment
+        env["CONCORD_BIN"] = Concord.productsDirectory.appendingPathComponent("concord").path
+        env.merge(environment) { $1 }
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Concord.Result(status: p.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
+    private var smoke: String { Concord.repositoryRoot.appendingPathComponent("configs/smoke.yaml").path }
+
+    func testRunStartsTwoRanks() throws {
+        let dir = scratch.appendingPathComponent("run").path
+        let r = try script("launch/run", [smoke, "-n", "2", "--", "--set", "train.iterations=30", "--set", "train.eval_every=0", "--set", "run.dir=" + dir])
+        XCTAssertEqual(r.status, 0, r.output)
+        let log = try String(contentsOfFile: dir + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(log.contains("2 rank(s)"), log)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/model.safetensors"))
+    }
+
+    func testBadArgumentsAreOneLineErrors() throws {
+        let badN = try script("launch/run", [smoke, "-n", "zero"])
+        XCTAssertEqual(badN.status, 2)
+        XCTAssertTrue(badN.output.contains("-n 'zero'"), badN.output)
+        let missing = try script("launch/cluster", ["/nonexistent/hosts", smoke])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.output.contains("/nonexistent/hosts"), missing.output)
+        let hosts = scratch.appendingPathComponent("hosts")
+        try "node1 slots=1\nnode2 slots=two\n".write(to: hosts, atomically: true, encoding: .utf8)
+        let malformed = try script("launch/cluster", [hosts.path, smoke])
+        XCTAssertEqual(malformed.status, 2)
+        XCTAssertTrue(malformed.output.contains("hosts:2"), malformed.output)
+    }
+
+    /// Three "nodes" that talk only TCP (network namespaces on this machine): a real
+    /// multi-host mpirun through launch/cluster. Needs root and iproute2.
+    func testClusterTrainsAcrossThreeTCPHosts() throws {
+        let tool = Concord.repositoryRoot.appendingPathComponent("Tests/Tools/netns-hosts").path
+        let hasIP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+        try XCTSkipUnless(getuid() == 0 && hasIP, "skipped: the multi-host test needs root and iproute2 (ip) to make network namespaces")
+        let up = try script(tool, ["up", "3"])
+        defer { _ = try? script(tool, ["down"]) }
+        guard up.status == 0 else { throw XCTSkip("skipped: could not create network namespaces here: \(up.output)") }
+        let hosts = scratch.appendingPathComponent("hosts")
+        try up.output.write(to: hosts, atomically: true, encoding: .utf8)
+        let flags = "--mca plm_rsh_agent '\(tool) rsh' --mca btl self,tcp --mca btl_tcp_if_include 198.18.0.0/24 "
+            + "--mca oob_tcp_if_include 198.18.0.0/24,cbr0"
+        let dir = scratch.appendingPathComponent("cluster").path
+        let r = try script("launch/cluster", [hosts.path, smoke, "--", "--set", "train.iterations=30", "--set", "train.eval_every=0", "--set", "run.dir=" + dir],
+                           environment: ["CONCORD_MPIRUN_ARGS": flags])
+        XCTAssertEqual(r.status, 0, r.output)
+        let log = try String(contentsOfFile: dir + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(log.contains("3 rank(s)"), log)
+    }
+}
