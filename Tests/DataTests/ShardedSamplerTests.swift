@@ -51,6 +51,16 @@ final class ShardedSamplerTests: XCTestCase {
         XCTAssertEqual(Set(all).union([samplers[0].epochOrder()[9]]), Set(0..<10))
     }
 
+    func testThreeRanksPadTheTailWithTheFirstExamples() {
+        let samplers = (0..<3).map { ShardedSampler(datasetCount: 10, rank: $0, worldSize: 3, seed: 1, padTail: true) }
+        XCTAssertEqual(samplers.map(\.count), [4, 4, 4])
+        let order = samplers[0].epochOrder()
+        // Positions 0..<12 of the order extended by its own first two examples, dealt round-robin.
+        let extended = order + order.prefix(2)
+        for r in 0..<3 { XCTAssertEqual(samplers[r].indices, stride(from: r, to: 12, by: 3).map { extended[$0] }) }
+        XCTAssertEqual(Set(samplers.flatMap(\.indices)), Set(0..<10))
+    }
+
     func testEvaluationOrderKeepsEverything() {
         let samplers = (0..<3).map {
             ShardedSampler(datasetCount: 10, rank: $0, worldSize: 3, seed: 1, shuffle: false, dropTail: false)

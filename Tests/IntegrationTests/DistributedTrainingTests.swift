@@ -46,6 +46,16 @@ final class DistributedTrainingTests: XCTestCase {
             .contains("2 rank(s)"))
     }
 
+    /// Gradients of two micro-batches per rank, reduced once, equal one whole batch's.
+    func testGradientAccumulationReducesOnceForTheWholeBatch() throws {
+        let one = try Concord.run(["train", "configs/smoke.yaml"] + steps(10, batch: 128, dir: "one"))
+        XCTAssertEqual(one.status, 0, one.output)
+        let accumulated = try MPIRun.run(ranks: 2, ["train", "configs/smoke.yaml", "--set", "train.accumulation_steps=2"]
+                                         + steps(10, batch: 64, dir: "accumulated"))
+        XCTAssertEqual(accumulated.status, 0, accumulated.output)
+        XCTAssertLessThanOrEqual(maxDifference(try weights("one"), try weights("accumulated")), 1e-5)
+    }
+
     func testRepeatedRunsAreBitIdentical() throws {
         for dir in ["a", "b"] {
             let r = try MPIRun.run(ranks: 2, ["train", "configs/smoke.yaml", "--set", "distributed.bucket_cap_mb=0.05"]
@@ -93,6 +103,16 @@ final class DistributedTrainingTests: XCTestCase {
                                     environment: ["CONCORD_FAULT": "nan-gradient=3@rank=0"])
         XCTAssertNotEqual(strict.status, 0, strict.output)
         XCTAssertTrue(strict.output.contains("distributed.max_nonfinite_steps"), strict.output)
+    }
+
+    /// The launcher's environment says 2 processes but this one is alone: never a silent
+    /// single-process run.
+    func testAProcessThatCannotJoinItsWorldFailsLoudly() throws {
+        let r = try Concord.run(["train", "configs/smoke.yaml"] + steps(5, batch: 32, dir: "alone"),
+                                environment: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "1"])
+        XCTAssertNotEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("started 2 processes but this one joined a world of 1"), r.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("alone/metrics.jsonl").path))
     }
 
     func testBenchReportsEveryRank() throws {
