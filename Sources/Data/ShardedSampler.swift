@@ -2,11 +2,12 @@ import Engine
 
 /// Which examples one rank visits in one epoch, and in what order.
 ///
-/// Like PyTorch's `DistributedSampler` without padding: every rank computes the same epoch
-/// permutation of `0..<datasetCount` from `RandomGenerator(seed:purpose: .samplerEpoch, index: epoch)`, the
-/// tail that does not divide evenly by `worldSize` is dropped, and rank `r` takes positions
-/// `r, r + w, r + 2w, …` of what remains. Every rank therefore gets `datasetCount / worldSize`
-/// examples — equal step counts keep the all-reduces in lock-step.
+/// Like PyTorch's `DistributedSampler`: every rank computes the same epoch permutation of
+/// `0..<datasetCount` from `RandomGenerator(seed:purpose: .samplerEpoch, index: epoch)`; the tail
+/// that does not divide evenly by `worldSize` is dropped (`dropTail`, the default) or filled
+/// with the permutation's first examples (`padTail`), and rank `r` takes positions
+/// `r, r + w, r + 2w, …` of the result. Every rank therefore gets the same number of examples —
+/// equal step counts keep the all-reduces in lock-step.
 ///
 /// For evaluation, `shuffle: false, dropTail: false` visits every example exactly once across
 /// the ranks (rank `r` takes `r, r + w, …`), so ranks may differ by one example.

@@ -4,11 +4,16 @@ import Foundation
 /// Allreduce bandwidth through the `Communicator` wrapper and through a plain
 /// `MPI_Allreduce` on the same buffer, alternated in one run so both see the same machine.
 public enum CollectiveBench {
+    /// One message size. Bandwidths are bus bandwidths (NCCL's convention: algorithm
+    /// bandwidth × 2(n−1)/n), in GB/s, of the slowest rank's best round.
     public struct Sample: Sendable {
+        /// Message size.
         public let bytes: Int
+        /// Allreduces per timed round.
         public let repetitions: Int
-        /// Bus bandwidth (NCCL's convention: algorithm bandwidth × 2(n−1)/n), GB/s.
+        /// Through `Communicator.allreduce`.
         public let wrapperBusGBps: Double
+        /// Through a plain `MPI_Allreduce` on the same buffer.
         public let rawBusGBps: Double
     }
 

@@ -1,7 +1,7 @@
 import CMPI
 import Foundation
 
-/// Element types the communicator moves.
+/// Element types the communicator moves: Float, Double, Int64 and UInt8 (no others conform).
 public protocol CommunicatorScalar {}
 extension Float: CommunicatorScalar {}
 extension Double: CommunicatorScalar {}
@@ -16,7 +16,7 @@ public enum ReduceOperation: Sendable { case sum, max, min }
 /// ```swift
 /// let world = try Communicator.world()      // rank 0 of 1 when not started by mpirun
 /// try world.allreduce(gradients, op: .sum)  // in place
-/// try world.finalize()
+/// try Communicator.finalize()
 /// ```
 ///
 /// Without a launcher the communicator is a single process and every collective is the
@@ -55,6 +55,15 @@ public final class Communicator: @unchecked Sendable {
         Communicator(rank: 0, size: 1, localRank: 0, localSize: 1, handle: nil, ownsHandle: false)
     }
 
+    /// This process's rank according to the launcher's environment, before MPI starts (nil
+    /// when no launcher started it): lets errors that every rank hits be printed once.
+    public static func launcherRank(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+        for key in ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"] {
+            if let value = environment[key], let r = Int(value) { return r }
+        }
+        return nil
+    }
+
     /// The launcher's process count if this process was started by one (Open MPI's `mpirun`,
     /// a PMIx or PMI launcher), else nil.
     public static func launcherWorldSize(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
@@ -75,6 +84,10 @@ public final class Communicator: @unchecked Sendable {
             guard code == concord_mpi_success() else {
                 throw MPIError(operation: "MPI_Init_thread", code: code,
                                message: "this process was started by an MPI launcher but could not join its world")
+            }
+            // Only the training thread calls MPI (loaders never do): FUNNELED is all it needs.
+            guard provided >= concord_mpi_thread_funneled() else {
+                throw DistributedError("the MPI library offers thread level \(provided), below MPI_THREAD_FUNNELED, which concord needs (its data loader runs on a second thread)")
             }
             initialized = true
         }
@@ -207,7 +220,8 @@ public final class Communicator: @unchecked Sendable {
         case is Float.Type: return concord_mpi_float()
         case is Double.Type: return concord_mpi_double()
         case is Int64.Type: return concord_mpi_int64()
-        default: return concord_mpi_uint8()
+        case is UInt8.Type: return concord_mpi_uint8()
+        default: preconditionFailure("Communicator: no MPI datatype for \(T.self)")
         }
     }
 

@@ -46,6 +46,7 @@ public final class GradientReducer {
         var request: AllreduceRequest?
     }
 
+    /// The ranks gradients are averaged over.
     public let communicator: Communicator
     private let guardCommunicator: Communicator
     private let parameters: [(name: String, tensor: Tensor)]
@@ -59,6 +60,11 @@ public final class GradientReducer {
 
     /// Number of buckets and their sizes in values, in launch order.
     public var bucketSizes: [Int] { buckets.map(\.count) }
+    /// Buckets whose allreduce has started in the current step (for tests: all of them
+    /// should start during backward, before `finish`).
+    public var launchedBuckets: Int { nextLaunch }
+    /// Reductions completed since creation: one per optimizer step, however many micro-batches.
+    public private(set) var reductions = 0
 
     /// - Parameters:
     ///   - parameters: the trainable parameters with their names, in registration order.
@@ -96,7 +102,9 @@ public final class GradientReducer {
 
     deinit {
         for p in parameters { p.tensor.onGradReady = nil }
-        for b in buckets { b.buffer.deallocate() }
+        // A bucket whose allreduce never completed (an error stopped `finish`) may still be
+        // written by MPI: it is left allocated rather than freed under MPI's feet.
+        for b in buckets where b.request == nil { b.buffer.deallocate() }
     }
 
     /// Checks that every rank has the same tensors (names and shapes, in order), then copies
@@ -136,7 +144,13 @@ public final class GradientReducer {
         for index in parameters.indices where !copied[index] { pack(index) }
         try launchReadyBuckets()
         let start = DispatchTime.now().uptimeNanoseconds
-        for i in buckets.indices { try buckets[i].request?.wait(); buckets[i].request = nil }
+        // Every request is waited for even after one fails, so none is left in flight.
+        var firstError: Error?
+        for i in buckets.indices {
+            do { try buckets[i].request?.wait(); buckets[i].request = nil } catch { firstError = firstError ?? error }
+        }
+        if let firstError { throw firstError }
+        reductions += 1
         let exposed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         var flagged: Float = 0
         for b in buckets { flagged = max(flagged, b.buffer[b.count]) }
@@ -217,10 +231,13 @@ public final class GradientReducer {
 /// SyncBatchNorm's cross-replica sums over a communicator. A failure cannot be thrown
 /// through the forward pass: it is reported and ends the job on every rank.
 public final class CommunicatorSum: CrossReplicaSum {
+    /// The ranks whose batches the statistics cover.
     public let communicator: Communicator
 
+    /// Sums over every rank of `communicator`.
     public init(communicator: Communicator) { self.communicator = communicator }
 
+    /// Replaces `values` with their sum over all ranks (an allreduce).
     public func sumInPlace(_ values: UnsafeMutableBufferPointer<Double>) {
         do {
             try communicator.allreduce(values, op: .sum)

@@ -9,6 +9,7 @@ public struct MPIError: Error, CustomStringConvertible {
     /// MPI's message for `code`.
     public let message: String
 
+    /// One line: the function, MPI's message and the code.
     public var description: String { "\(operation) failed: \(message) (MPI error \(code))" }
 
     /// Throws when `code` is not `MPI_SUCCESS`.
@@ -27,6 +28,8 @@ public struct MPIError: Error, CustomStringConvertible {
 
 /// A distributed-run failure that is not an MPI error: ranks that disagree.
 public struct DistributedError: Error, CustomStringConvertible {
+    /// What disagreed, naming the ranks, and what to do.
     public let description: String
+    /// An error with the one-line `description`.
     public init(_ description: String) { self.description = description }
 }

@@ -14,21 +14,12 @@ final class LaunchScriptTests: XCTestCase {
     override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
 
     private func script(_ path: String, _ args: [String], environment: [String: String] = [:]) throws -> Concord.Result {
-        let p = Process()
-        p.executableURL = path.hasPrefix("/") ? URL(fileURLWithPath: path) : Concord.repositoryRoot.appendingPathComponent(path)
-        p.arguments = args
-        p.currentDirectoryURL = scratch
-        var env = ProcessInfo.processInfo.environment
-        env["CONCORD_BIN"] = Concord.productsDirectory.appendingPathComponent("concord").path
+        var env = ["CONCORD_BIN": Concord.productsDirectory.appendingPathComponent("concord").path]
         env.merge(environment) { $1 }
-        p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Concord.Result(status: p.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let executable = path.hasPrefix("/") ? path : Concord.repositoryRoot.appendingPathComponent(path).path
+        let r = try MPIRun.execute(executable, args, environment: env, directory: scratch, timeout: 300)
+        XCTAssertFalse(r.timedOut, "\(path) did not finish")
+        return Concord.Result(status: r.status, output: r.output)
     }
 
     private var smoke: String { Concord.repositoryRoot.appendingPathComponent("configs/smoke.yaml").path }
@@ -46,14 +37,17 @@ final class LaunchScriptTests: XCTestCase {
         let badN = try script("launch/run", [smoke, "-n", "zero"])
         XCTAssertEqual(badN.status, 2)
         XCTAssertTrue(badN.output.contains("-n 'zero'"), badN.output)
+        XCTAssertEqual(badN.output.split(separator: "\n").count, 1, badN.output)
         let missing = try script("launch/cluster", ["/nonexistent/hosts", smoke])
         XCTAssertEqual(missing.status, 2)
         XCTAssertTrue(missing.output.contains("/nonexistent/hosts"), missing.output)
+        XCTAssertEqual(missing.output.split(separator: "\n").count, 1, missing.output)
         let hosts = scratch.appendingPathComponent("hosts")
         try "node1 slots=1\nnode2 slots=two\n".write(to: hosts, atomically: true, encoding: .utf8)
         let malformed = try script("launch/cluster", [hosts.path, smoke])
         XCTAssertEqual(malformed.status, 2)
         XCTAssertTrue(malformed.output.contains("hosts:2"), malformed.output)
+        XCTAssertEqual(malformed.output.split(separator: "\n").count, 1, malformed.output)
     }
 
     /// Three "nodes" that talk only TCP (network namespaces on this machine): a real

@@ -22,6 +22,8 @@ final class GradientReducerTests: XCTestCase {
         let x = Tensor.randn([5, 4], rng: &rng)
         try reducer.beginStep(0)
         layer(x).sum().backward()
+        XCTAssertGreaterThan(reducer.bucketSizes.count, 1)
+        XCTAssertEqual(reducer.launchedBuckets, reducer.bucketSizes.count, "every bucket starts during backward")
         let clean = try reducer.finish()
         XCTAssertFalse(clean.nonFinite)
         XCTAssertFalse(clean.nonFiniteHere)
@@ -34,11 +36,18 @@ final class GradientReducerTests: XCTestCase {
         XCTAssertTrue(poisoned.nonFiniteHere)
     }
 
-    func testFinishWithoutBeginStepOnTheLastMicroBatchIsRejectedUpFront() throws {
-        let reducer = try GradientReducer(parameters: parameters([3]), communicator: .single())
-        try reducer.beginStep(0, microBatch: 0, of: 2)   // not the last micro-batch: hooks stay off
-        XCTAssertEqual(reducer.bucketSizes, [3])
+    func testHooksStayOffUntilTheLastMicroBatch() throws {
+        var rng = RandomGenerator(seed: 4)
+        let layer = Linear(4, 3, rng: &rng)
+        let reducer = try GradientReducer(parameters: layer.namedParameters(), communicator: .single(), bucketCapBytes: 16)
+        let x = Tensor.randn([5, 4], rng: &rng)
+        try reducer.beginStep(0, microBatch: 0, of: 2)
+        layer(x).sum().backward()
+        XCTAssertEqual(reducer.launchedBuckets, 0, "no bucket starts on an earlier micro-batch")
         try reducer.beginStep(0, microBatch: 1, of: 2)
+        layer(x).sum().backward()
+        XCTAssertEqual(reducer.launchedBuckets, reducer.bucketSizes.count)
         XCTAssertFalse(try reducer.finish().nonFinite)
+        XCTAssertEqual(reducer.reductions, 1)
     }
 }

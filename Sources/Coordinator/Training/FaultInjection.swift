@@ -5,9 +5,18 @@ import Foundation
 /// every collective of step 5) or `nan-gradient=3@rank=0` (that rank's gradients are NaN at
 /// step 3). Unset in normal use.
 public struct FaultInjection: Equatable, Sendable {
-    public enum Kind: String, Sendable { case skipStep = "skip-step", nanGradient = "nan-gradient" }
+    /// What goes wrong.
+    public enum Kind: String, Sendable {
+        /// The rank leaves out the whole step (forward, backward and every collective).
+        case skipStep = "skip-step"
+        /// The rank's gradients are NaN (its backward pass is seeded with NaN).
+        case nanGradient = "nan-gradient"
+    }
+    /// The fault.
     public let kind: Kind
+    /// The global iteration it happens at.
     public let step: Int
+    /// The rank it happens on.
     public let rank: Int
 
     /// The fault `CONCORD_FAULT` asks for, nil when unset.

@@ -22,6 +22,7 @@ public final class SupervisedTrainer {
         public var learningRate: Double
         public var seconds: Double
         public var imagesPerSecond: Double
+        /// Steps skipped on every rank because some rank's gradients were not finite.
         public var skippedSteps: Int
     }
 
@@ -72,8 +73,9 @@ public final class SupervisedTrainer {
             let sum = CommunicatorSum(communicator: world)
             Self.forEachBatchNorm(in: model) { $0.crossReplica = sum }
         }
-        reducer = try GradientReducer(parameters: model.namedParameters(), communicator: world,
-                                      bucketCapBytes: Int(config.distributed.bucketCapMB * 1_048_576))
+        // Bucket cap in bytes, kept between one value and 1 GiB whatever the config says.
+        let capBytes = Int(min(max(config.distributed.bucketCapMB * 1_048_576, 4), 1_073_741_824))
+        reducer = try GradientReducer(parameters: model.namedParameters(), communicator: world, bucketCapBytes: capBytes)
         try reducer.synchronize(model.namedParameters() + model.namedBuffers())
         iterationsPerEpoch = shard / config.train.batchSize
         let baseLR = config.baseLR(worldSize: world.size)
@@ -126,10 +128,18 @@ public final class SupervisedTrainer {
                 lr = schedule.value(at: globalIteration)
                 optimizer.learningRate = Float(lr)
                 optimizer.zeroGrad()
-                let skipHere = fault?.fires(.skipStep, step: globalIteration, rank: world.rank) ?? false
+                if fault?.fires(.skipStep, step: globalIteration, rank: world.rank) ?? false {
+                    // The injected fault: this rank leaves out the whole step, collectives included.
+                    for _ in 0..<micro { _ = loader.next() }
+                    FileHandle.standardError.write(Data("concord: rank \(world.rank): fault injection: skipping step \(globalIteration)\n".utf8))
+                    globalIteration += 1
+                    continue
+                }
                 for m in 0..<micro {
-                    guard let batch = loader.next() else { break }
-                    if !skipHere { try reducer.beginStep(globalIteration, microBatch: m, of: micro) }
+                    guard let batch = loader.next() else {
+                        throw CoordinatorError("the loader ran out of batches in the middle of step \(globalIteration) (micro-batch \(m + 1) of \(micro)); this is a bug, please report it with the config")
+                    }
+                    try reducer.beginStep(globalIteration, microBatch: m, of: micro)
                     // forward
                     let logits = model(batch.images)   // logits: [B/micro, classes]
                     let loss = logits.crossEntropy(targets: batch.labels, labelSmoothing: Float(config.train.labelSmoothing))
@@ -143,16 +153,12 @@ public final class SupervisedTrainer {
                     seen += b
                 }
                 // reduce, step
-                if skipHere {
-                    try run?.appendLog("fault injection: rank \(world.rank) skips the collectives of step \(globalIteration)")
+                let reduced = try reducer.finish()
+                if reduced.nonFinite {
+                    try skipNonFiniteStep(here: reduced.nonFiniteHere)
+                    skipped += 1
                 } else {
-                    let reduced = try reducer.finish()
-                    if reduced.nonFinite {
-                        try skipNonFiniteStep(here: reduced.nonFiniteHere)
-                        skipped += 1
-                    } else {
-                        optimizer.step()
-                    }
+                    optimizer.step()
                 }
                 // schedule, log
                 globalIteration += 1
@@ -177,6 +183,7 @@ public final class SupervisedTrainer {
             history.append(metrics)
             try record(metrics)
         }
+        try run?.appendLog("\(globalIteration) iterations, \(reducer.reductions) gradient reductions, \(nonFiniteSteps) skipped for non-finite gradients")
         if world.rank == 0 { try saveWeights() }
         return history
     }

@@ -64,7 +64,7 @@ extension ConvGeometry {
     ///
     /// Small maps (a few hundred grid columns) would spend most of each tile reducing its
     /// accumulators; there, groups of images are lowered side by side (im2col) so each
-    /// reduction covers thousands of columns.
+    /// reduction covers about a thousand columns.
     func shiftedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
         if gridColumns < 256 {
             groupedWeightGradient(x: x, gy: gy, dw: dw, overwrite: overwrite)
@@ -96,7 +96,9 @@ extension ConvGeometry {
     /// dW over groups of images lowered with im2col into [C·kh·kw, G·HW] (rows are the windows).
     func groupedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
         let hw = colCols
-        let group = max(1, min(n, 2048 / hw))
+        // About 1024 columns per group: measured faster than 512, 768, 2048 and 4096 on ResNet-20
+        // (the lowered group, [C·9, 1024] for 64 channels, stays in L2).
+        let group = max(1, min(n, 1024 / hw))
         let groups = (n + group - 1) / group
         let ld = ShiftedGemm.paddedColumns(group * hw)
         let offsets = (0..<colRows).map { $0 * ld }

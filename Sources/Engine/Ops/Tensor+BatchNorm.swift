@@ -28,7 +28,8 @@ extension Tensor {
         let (n, c) = (shape[0], shape[1])
         let hw = rank == 4 ? shape[2] * shape[3] : 1
         let m = n * hw
-        precondition(!training || m > 1, "batchNorm in training needs more than one value per channel, got \(shape)")
+        // With cross-replica statistics the count that matters is the global one (checked below).
+        precondition(!training || m > 1 || crossReplica != nil, "batchNorm in training needs more than one value per channel, got \(shape)")
         // mean, invStd: [C]
         let mean = Tensor(uninitializedShape: [c])
         let invStd = Tensor(uninitializedShape: [c])
@@ -46,6 +47,7 @@ extension Tensor {
             sums[c] = Double(m)
             if let crossReplica { sums.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) } }
             total = sums[c]
+            precondition(total > 1, "batchNorm in training needs more than one value per channel over all replicas, got \(total)")
             var squares = [Double](repeating: 0, count: c)    // squares: [C]
             for ch in 0..<c {
                 let muD = sums[ch] / total

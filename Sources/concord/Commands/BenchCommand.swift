@@ -55,8 +55,11 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if let kernels, let chosen = ShiftedGemm.Kernels(rawValue: kernels) { ShiftedGemm.kernels = chosen }
-        let world = try Communicator.world()
-        defer { try? Communicator.finalize() }
+        let world = try RankErrors.beforeWorld { try Communicator.world() }
+        try RankErrors.withWorld(world) { try measure(world) }
+    }
+
+    private func measure(_ world: Communicator) throws {
         func report(_ line: String) { if world.rank == 0 { print(line) } }
         if collective != nil {
             for s in try CollectiveBench.allreduce(world) {

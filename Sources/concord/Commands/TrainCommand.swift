@@ -23,19 +23,20 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         // Errors are one-line descriptions (file, key, what to do); ArgumentParser prints them
         // and exits non-zero.
-        let cfg = try ConfigLoader.load(path: config, overrides: overrides)
-        let world = try Communicator.world()
-        // Rank 0 alone owns the run directory; the others learn whether it could start.
-        let run = try world.agreeOnRank0 { () -> RunDirectory in
-            // A finished or running run is never overwritten: its metrics and weights stay.
-            if FileManager.default.fileExists(atPath: cfg.run.dir + "/metrics.jsonl") {
-                throw CLIError("run directory '\(cfg.run.dir)' already holds a run (metrics.jsonl); "
-                               + "choose another with --set run.dir=DIR or move it away")
+        let cfg = try RankErrors.beforeWorld { try ConfigLoader.load(path: config, overrides: overrides) }
+        let world = try RankErrors.beforeWorld { try Communicator.world() }
+        try RankErrors.withWorld(world) {
+            // Rank 0 alone owns the run directory; the others learn whether it could start.
+            let run = try world.agreeOnRank0 { () -> RunDirectory in
+                // A finished or running run is never overwritten: its metrics and weights stay.
+                if FileManager.default.fileExists(atPath: cfg.run.dir + "/metrics.jsonl") {
+                    throw CLIError("run directory '\(cfg.run.dir)' already holds a run (metrics.jsonl); "
+                                   + "choose another with --set run.dir=DIR or move it away")
+                }
+                return try RunDirectory.create(for: cfg)
             }
-            return try RunDirectory.create(for: cfg)
+            let trainer = try SupervisedTrainer(config: cfg, run: run, world: world)
+            try trainer.train()
         }
-        let trainer = try SupervisedTrainer(config: cfg, run: run, world: world)
-        try trainer.train()
-        try Communicator.finalize()
     }
 }
