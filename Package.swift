@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "Data", dependencies: ["Engine", "CZlib"], swiftSettings: numericSettings),
         .target(name: "MPI", dependencies: ["CMPI", "Engine"], swiftSettings: numericSettings),
         .target(name: "Coordinator",
-                dependencies: ["Engine", "Data", "MPI", .product(name: "Yams", package: "Yams")],
+                dependencies: ["Engine", "Data", "MPI", "CZstd", .product(name: "Yams", package: "Yams")],
                 swiftSettings: numericSettings),
         .executableTarget(name: "concord",
                           dependencies: ["Coordinator", "Engine", "Data", "MPI",

@@ -76,3 +76,50 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(r.output.contains("launch/setup") || r.output.contains("data.path"), r.output)
     }
 }
+
+/// `concord checkpoint inspect|verify|diff` on the final checkpoints of real runs.
+final class CheckpointCommandTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-ckpt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+
+    private func train(_ dir: String, lr: String = "0.05") throws -> String {
+        let r = try Concord.run(["train", "configs/smoke.yaml", "--set", "train.iterations=15", "--set", "optimizer.lr=" + lr,
+                                 "--set", "run.progress=none", "--set", "train.eval_every=0",
+                                 "--set", "run.dir=" + scratch.appendingPathComponent(dir).path])
+        XCTAssertEqual(r.status, 0, r.output)
+        return scratch.appendingPathComponent(dir + "/checkpoints/final.ckpt").path
+    }
+
+    func testFinalCheckpointIsInspectedVerifiedAndCompared() throws {
+        let a = try train("a"), b = try train("b"), c = try train("c", lr: "0.01")
+        let inspect = try Concord.run(["checkpoint", "inspect", a])
+        XCTAssertEqual(inspect.status, 0, inspect.output)
+        for text in ["iteration: 15", "model.1.weight  f32 64×784", "optimizer."] { XCTAssertTrue(inspect.output.contains(text), inspect.output) }
+
+        let same = try Concord.run(["checkpoint", "diff", a, b])
+        XCTAssertEqual(same.status, 0, same.output)
+        XCTAssertTrue(same.output.contains("identical"), same.output)
+        let different = try Concord.run(["checkpoint", "diff", a, c])
+        XCTAssertEqual(different.status, 1, different.output)
+        XCTAssertTrue(different.output.contains("entries differ"), different.output)
+        XCTAssertEqual(try Concord.run(["checkpoint", "diff", a, c, "--atol", "10"]).status, 0)
+
+        XCTAssertEqual(try Concord.run(["checkpoint", "verify", a]).status, 0)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: a))
+        bytes[bytes.count - 50] ^= 0x08
+        let damaged = scratch.appendingPathComponent("damaged.ckpt").path
+        try bytes.write(to: URL(fileURLWithPath: damaged))
+        let verify = try Concord.run(["checkpoint", "verify", damaged])
+        XCTAssertEqual(verify.status, 1, verify.output)
+        XCTAssertTrue(verify.output.contains("damaged.ckpt") && verify.output.contains("corrupted"), verify.output)
+        let missing = try Concord.run(["checkpoint", "inspect", scratch.appendingPathComponent("none.ckpt").path])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("does not exist"), missing.output)
+    }
+}

@@ -184,7 +184,10 @@ public final class SupervisedTrainer {
             try record(metrics)
         }
         try run?.appendLog("\(globalIteration) iterations, \(reducer.reductions) gradient reductions, \(nonFiniteSteps) skipped for non-finite gradients")
-        if world.rank == 0 { try saveWeights() }
+        if world.rank == 0 {
+            try saveWeights()
+            try saveFinalCheckpoint()
+        }
         return history
     }
 
@@ -257,6 +260,21 @@ public final class SupervisedTrainer {
             + test + String(format: " (%.1f s, %.0f img/s)", m.seconds, m.imagesPerSecond)
         progress.finishEpoch(summary: line)
         try run.appendLog(line)
+    }
+
+    /// Writes `checkpoints/final.ckpt`: parameters and buffers (`model.<name>`), optimizer
+    /// state (`optimizer.<name>`), the resolved config and where the run stopped.
+    func saveFinalCheckpoint() throws {
+        guard let run else { return }
+        try FileManager.default.createDirectory(atPath: run.checkpointsPath, withIntermediateDirectories: true)
+        var file = CheckpointFile()
+        for (name, t) in model.namedParameters() + model.namedBuffers() { file.set("model." + name, floats: t.values, shape: t.shape) }
+        for (name, t) in optimizer.namedState() { file.set("optimizer." + name, floats: t.values, shape: t.shape) }
+        file.set("config.yaml", bytes: Array(config.yaml().utf8))
+        file.metadata = ["kind": "final", "iteration": String(globalIteration), "epochs": String(history.count),
+                         "config_hash": config.hash, "world_size": String(world.size), "model": config.model.name.rawValue]
+        let sizes = try file.write(to: run.checkpointsPath + "/final.ckpt")
+        try run.appendLog(String(format: "checkpoints/final.ckpt: %d bytes of state stored in %d (%.3f×)", sizes.rawBytes, sizes.storedBytes, sizes.ratio))
     }
 
     /// Writes parameters and buffers as `model.safetensors` in the run directory.

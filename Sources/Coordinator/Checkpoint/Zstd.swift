@@ -1,0 +1,44 @@
+import CZstd
+
+/// zstd frames with a content checksum: the only Swift code that calls libzstd.
+enum Zstd {
+    /// A zstd failure, with the library's own name for it.
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// One frame holding `bytes`, its size and an XXH64-based checksum of the content.
+    static func compress(_ bytes: UnsafeRawBufferPointer, level: Int32 = 3) throws -> [UInt8] {
+        guard let context = ZSTD_createCCtx() else { throw Failure(description: "zstd: cannot create a compression context") }
+        defer { ZSTD_freeCCtx(context) }
+        try check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level))
+        try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1))
+        try check(ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 1))
+        var frame = [UInt8](repeating: 0, count: ZSTD_compressBound(bytes.count))
+        let written = frame.withUnsafeMutableBytes { out in
+            ZSTD_compress2(context, out.baseAddress, out.count, bytes.baseAddress, bytes.count)
+        }
+        try check(written)
+        frame.removeLast(frame.count - written)
+        return frame
+    }
+
+    /// The content of one frame, which must hold exactly `size` bytes and pass its checksum.
+    static func decompress(_ frame: UnsafeRawBufferPointer, size: Int) throws -> [UInt8] {
+        let declared = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
+        guard declared == UInt64(size) else {
+            throw Failure(description: "zstd frame declares \(declared > UInt64(Int.max) ? "no valid" : String(declared)) bytes, expected \(size)")
+        }
+        var out = [UInt8](repeating: 0, count: size)
+        let produced = out.withUnsafeMutableBytes { dst in
+            ZSTD_decompress(dst.baseAddress, dst.count, frame.baseAddress, frame.count)
+        }
+        try check(produced)
+        guard produced == size else { throw Failure(description: "zstd frame produced \(produced) bytes, expected \(size)") }
+        return out
+    }
+
+    private static func check(_ code: Int) throws {
+        if ZSTD_isError(code) != 0 { throw Failure(description: "zstd: " + String(cString: ZSTD_getErrorName(code))) }
+    }
+}

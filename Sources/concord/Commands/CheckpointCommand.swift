@@ -1,0 +1,93 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+
+/// `concord checkpoint inspect|verify|diff`: look into checkpoint files without training.
+struct CheckpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Inspect, verify or compare checkpoint files (.ckpt).",
+        subcommands: [Inspect.self, Verify.self, Diff.self])
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a checkpoint's metadata, entries and compression.")
+        @Argument(help: "Checkpoint file.") var path: String
+
+        func run() throws {
+            let file = try CheckpointFile(contentsOf: path)
+            let stored = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            let raw = file.entries.reduce(0) { $0 + $1.bytes.count }
+            print("\(path): \(file.entries.count) entries, \(raw) bytes of state in a \(stored)-byte file"
+                  + String(format: " (%.3f×)", Double(raw) / Double(max(stored, 1))))
+            for key in file.metadata.keys.sorted() { print("  \(key): \(file.metadata[key] ?? "")") }
+            for e in file.entries {
+                print("  \(e.name)  \(e.dtype.rawValue) \(e.shape.map(String.init).joined(separator: "×"))  \(e.bytes.count) bytes")
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every byte of a checkpoint (header, manifest, frame checksums); exit 1 if damaged.")
+        @Argument(help: "Checkpoint files.") var paths: [String]
+
+        func run() throws {
+            var failed = 0
+            for path in paths {
+                do {
+                    let file = try CheckpointFile(contentsOf: path)
+                    print("\(path): ok (\(file.entries.count) entries, iteration \(file.metadata["iteration"] ?? "?"))")
+                } catch {
+                    print("\(error)")
+                    failed += 1
+                }
+            }
+            if failed > 0 { throw ExitCode.failure }
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Per-tensor max |a − b| of two checkpoints; exit 0 only when identical (or within --atol).",
+            discussion: "Byte entries (the config) are reported when they differ but not counted: two runs in different directories still compare equal.")
+        @Argument(help: "First checkpoint.") var a: String
+        @Argument(help: "Second checkpoint.") var b: String
+        @Option(help: "Largest absolute difference still counted as equal.") var atol: Double = 0
+
+        func validate() throws {
+            guard atol >= 0 else { throw ValidationError("--atol must be ≥ 0") }
+        }
+
+        func run() throws {
+            let x = try CheckpointFile(contentsOf: a), y = try CheckpointFile(contentsOf: b)
+            var differing = 0
+            for name in x.names where !y.names.contains(name) { print("\(name): only in \(a)"); differing += 1 }
+            for name in y.names where !x.names.contains(name) { print("\(name): only in \(b)"); differing += 1 }
+            for name in x.names where y.names.contains(name) {
+                let ex = try x.entry(name), ey = try y.entry(name)
+                guard ex.dtype == ey.dtype, ex.shape == ey.shape else {
+                    print("\(name): \(ex.dtype.rawValue) \(ex.shape) vs \(ey.dtype.rawValue) \(ey.shape)")
+                    differing += 1
+                    continue
+                }
+                switch ex.dtype {
+                case .f32:
+                    let u = try x.floats(name), v = try y.floats(name)
+                    let difference = zip(u, v).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) }
+                    if difference > atol { differing += 1 }
+                    print("\(name): max |Δ| " + String(format: "%.3g", difference))
+                case .i64:
+                    let u = try x.int64s(name), v = try y.int64s(name)
+                    let difference = zip(u, v).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) }
+                    if difference > atol { differing += 1 }
+                    print("\(name): max |Δ| " + String(format: "%.3g", difference))
+                case .u8:
+                    if ex.bytes != ey.bytes { print("\(name): differs (bytes, not counted)") }
+                }
+            }
+            print(differing == 0 ? "identical\(atol > 0 ? " within \(atol)" : "")" : "\(differing) entries differ")
+            if differing > 0 { throw ExitCode.failure }
+        }
+    }
+}
