@@ -18,7 +18,7 @@ enum ConfigSchema {
     }
 
     /// Section names in the order `yaml()` writes them.
-    static let sections = ["model", "data", "train", "optimizer", "schedule", "distributed", "run"]
+    static let sections = ["model", "data", "train", "optimizer", "schedule", "distributed", "checkpoint", "run"]
 
     /// Sections that change what is trained; the config hash covers only these.
     static let hashedSections = ["model", "data", "train", "optimizer", "schedule", "distributed"]
@@ -66,6 +66,10 @@ enum ConfigSchema {
         number("distributed.bucket_cap_mb", \.distributed.bucketCapMB, .above(0)),
         int("distributed.max_nonfinite_steps", \.distributed.maxNonfiniteSteps, min: 0),
         choice("distributed.shard_tail", \.distributed.shardTail, what: "shard tail"),
+
+        int("checkpoint.every_iterations", \.checkpoint.everyIterations, min: 0),
+        bool("checkpoint.every_epoch", \.checkpoint.everyEpoch),
+        int("checkpoint.keep", \.checkpoint.keep, min: 1),
 
         string("run.dir", \.run.dir),
         int("run.log_every", \.run.logEvery, min: 1),

@@ -74,7 +74,26 @@ public final class RunDirectory: @unchecked Sendable {
     /// Each line goes to the OS in a single `write`, with no user-space buffer, so a killed
     /// process loses no record it has returned from (an OS crash still can: no fsync per line).
     public func appendMetrics(_ record: [String: MetricValue]) throws {
-        try append(MetricValue.jsonObject(record) + "\n", to: metricsPath)
+        try appendMetricsLine(MetricValue.jsonObject(record))
+    }
+
+    /// Appends one already-encoded JSON object line to `metrics.jsonl`.
+    public func appendMetricsLine(_ line: String) throws {
+        try append(line + "\n", to: metricsPath)
+    }
+
+    /// Replaces `metrics.jsonl` with `lines` (a resumed run's history as its checkpoint saved
+    /// it, so an epoch recorded after that checkpoint is neither lost nor doubled).
+    public func rewriteMetrics(_ lines: [String]) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if let h = handles.removeValue(forKey: metricsPath) { try? h.close() }
+        let text = lines.map { $0 + "\n" }.joined()
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: metricsPath), options: .atomic)
+        } catch {
+            throw CoordinatorError("run directory '\(path)': cannot rewrite metrics.jsonl (\(error.localizedDescription)); check that it is writable")
+        }
     }
 
     /// Appends `line` to `log.txt`, adding the newline if it has none.

@@ -20,6 +20,8 @@ public struct TrainConfig: Equatable, Sendable {
     public var schedule = ScheduleSection()
     /// `distributed:` — how ranks share the work (ignored by a single process).
     public var distributed = DistributedSection()
+    /// `checkpoint:` — when state is saved; never changes the trained weights.
+    public var checkpoint = CheckpointSection()
     /// `run:` — where outputs go and how progress is shown; never changes the trained weights.
     public var run = RunSection()
 
@@ -88,6 +90,19 @@ public struct TrainConfig: Equatable, Sendable {
         /// `train.accumulation_steps`: micro-batches per optimizer step (≥ 1); `batch_size` is
         /// split evenly among them and the gradients are reduced once per step.
         public var accumulationSteps = 1
+        /// Defaults.
+        public init() {}
+    }
+
+    /// `checkpoint:` section. Checkpoints go to `<run.dir>/checkpoints/iter-<N>.ckpt`.
+    public struct CheckpointSection: Equatable, Sendable {
+        /// `checkpoint.every_iterations`: also save every this many iterations (≥ 0; 0: only at
+        /// epoch ends and on SIGTERM / SIGINT).
+        public var everyIterations = 0
+        /// `checkpoint.every_epoch`: save at the end of every epoch.
+        public var everyEpoch = true
+        /// `checkpoint.keep`: how many of the newest checkpoints to keep (≥ 1).
+        public var keep = 3
         /// Defaults.
         public init() {}
     }

@@ -124,9 +124,16 @@ public final class GradientReducer {
     /// Starts a step (or one micro-batch of it). Checks the step fingerprint on every rank at
     /// the first micro-batch; arms the gradient hooks on the last one, so gradients
     /// accumulated over `microBatches` backward passes are reduced once.
-    public func beginStep(_ step: Int, microBatch: Int = 0, of microBatches: Int = 1) throws {
+    /// - Parameter stopRequested: this rank was asked to stop (a signal); carried with the
+    ///   fingerprint so every rank learns it at the same step.
+    /// - Returns: whether any rank asked to stop (first micro-batch only; else false).
+    @discardableResult
+    public func beginStep(_ step: Int, microBatch: Int = 0, of microBatches: Int = 1, stopRequested: Bool = false) throws -> Bool {
         precondition(microBatches >= 1 && (0..<microBatches).contains(microBatch), "micro-batch \(microBatch) of \(microBatches)")
-        if microBatch == 0 { try checkFingerprint(step: Int64(step), microBatches: Int64(microBatches)) }
+        var stop = false
+        if microBatch == 0 {
+            stop = try checkFingerprint(step: Int64(step), microBatches: Int64(microBatches), stopRequested: stopRequested)
+        }
         armed = microBatch == microBatches - 1
         if armed {
             nextLaunch = 0
@@ -134,6 +141,7 @@ public final class GradientReducer {
             for i in copied.indices { copied[i] = false }
             for i in buckets.indices { buckets[i].filled = 0; buckets[i].buffer[buckets[i].count] = 0 }
         }
+        return stop
     }
 
     /// Completes the reduction: packs gradients whose hooks did not fire (unused parameters
@@ -213,10 +221,12 @@ public final class GradientReducer {
         for i in 0..<nextLaunch { _ = try buckets[i].request?.test() }
     }
 
-    private func checkFingerprint(step: Int64, microBatches: Int64) throws {
-        let mine: [Int64] = [step, Int64(buckets.count), Int64(buckets.reduce(0) { $0 + $1.count }), microBatches]
+    private func checkFingerprint(step: Int64, microBatches: Int64, stopRequested: Bool) throws -> Bool {
+        let mine: [Int64] = [step, Int64(buckets.count), Int64(buckets.reduce(0) { $0 + $1.count }), microBatches,
+                             stopRequested ? 1 : 0]
         let all = try guardCommunicator.allgather(mine)
-        guard all.contains(where: { $0 != all[0] }) else { return }
+        let stop = all.contains { $0[4] != 0 }
+        guard all.contains(where: { $0.prefix(4) != all[0].prefix(4) }) else { return stop }
         let described = all.enumerated().map { "rank \($0.offset) at step \($0.element[0]) (\($0.element[1]) buckets, \($0.element[2]) values, \($0.element[3]) micro-batches)" }
         throw DistributedError("ranks are out of step at step \(step) on rank \(communicator.rank): \(described.joined(separator: "; ")). A rank skipped or repeated a step's collectives; stopping instead of hanging")
     }

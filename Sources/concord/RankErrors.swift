@@ -1,18 +1,34 @@
 import ArgumentParser
+import Coordinator
+import Data
+import Engine
 import Foundation
 import MPI
 
-/// How a command run by every rank of a job reports errors: once, and without leaving a
-/// rank behind.
+/// How a command run by every rank of a job reports errors: once, without leaving a rank
+/// behind, and with an exit status that tells a supervisor whether trying again can help.
 enum RankErrors {
+    /// Exit status for errors a restart cannot fix — a bad config, flag, data file,
+    /// checkpoint or run directory: `launch/supervise` stops on it.
+    static let permanentStatus: Int32 = 2
+
+    /// 2 for errors in the user's input (they would happen again), 1 for the rest
+    /// (communication failures, a lost node: a restart may succeed).
+    static func exitStatus(for error: Error) -> Int32 {
+        switch error {
+        case is CoordinatorError, is CLIError, is DataError, is CheckpointError, is ModuleError: return permanentStatus
+        default: return 1
+        }
+    }
+
     /// Errors before MPI starts (config, flags, data files) are the same on every rank: only
-    /// rank 0 prints them; the others just exit non-zero.
+    /// rank 0 prints them; the others just exit.
     static func beforeWorld<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch {
-            if let rank = Communicator.launcherRank(), rank != 0 { throw ExitCode.failure }
-            throw error
+            if Communicator.launcherRank() ?? 0 == 0 { FileHandle.standardError.write(Data("Error: \(error)\n".utf8)) }
+            throw ExitCode(exitStatus(for: error))
         }
     }
 
@@ -24,9 +40,12 @@ enum RankErrors {
             try body()
             try Communicator.finalize()
         } catch {
-            guard world.isDistributed else { throw error }
+            guard world.isDistributed else {
+                FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+                throw ExitCode(exitStatus(for: error))
+            }
             FileHandle.standardError.write(Data("concord: rank \(world.rank): \(error)\n".utf8))
-            world.abort(code: 1)
+            world.abort(code: exitStatus(for: error))
         }
     }
 }

@@ -30,7 +30,10 @@ final class ConfigLoaderTests: XCTestCase {
         let config = try ConfigLoader.load(path: path)
         XCTAssertEqual(config.model.name, .mlp)
         XCTAssertEqual(config.train.epochs, 1)
-        XCTAssertEqual(config.train.batchSize, 256)
+        XCTAssertEqual(config.train.batchSize, 64)
+        XCTAssertLessThanOrEqual(config.train.iterations, 100, "a few dozen iterations")
+        XCTAssertGreaterThan(config.checkpoint.everyIterations, 0)
+        XCTAssertLessThan(config.checkpoint.everyIterations, config.train.iterations, "it checkpoints along the way")
         XCTAssertEqual(config.run.dir, "runs/smoke")
         XCTAssertLessThanOrEqual(config.model.mlpHidden.reduce(0, +), 256)
     }

@@ -26,6 +26,9 @@ final class ConfigYAMLTests: XCTestCase {
         c.distributed.bucketCapMB = 0.25
         c.distributed.maxNonfiniteSteps = 0
         c.distributed.shardTail = .pad
+        c.checkpoint.everyIterations = 100
+        c.checkpoint.everyEpoch = false
+        c.checkpoint.keep = 5
         c.optimizer.name = .lars
         c.optimizer.lr = 0.3 + 1e-17  // not a "nice" decimal: must still round-trip exactly
         c.optimizer.momentum = 0.95
@@ -97,6 +100,8 @@ final class ConfigYAMLTests: XCTestCase {
         moved.run.dir = "somewhere/else"
         moved.run.progress = .plain
         moved.run.logEvery = 1
+        moved.checkpoint.everyIterations = 7
+        moved.checkpoint.keep = 1
         XCTAssertEqual(moved.hash, base.hash)
 
         var trained = base

@@ -53,7 +53,7 @@ final class TrainCommandTests: XCTestCase {
         try "{\"epoch\":1}\n".write(toFile: dir + "/metrics.jsonl", atomically: true, encoding: .utf8)
         let r = try Concord.run(["train", "configs/smoke.yaml", "--set", "run.dir=\(dir)"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.output.contains(dir) && r.output.contains("run.dir"), r.output)
+        XCTAssertTrue(r.output.contains(dir) && r.output.contains("--resume auto") && r.output.contains("--run-dir"), r.output)
         XCTAssertEqual(try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8), "{\"epoch\":1}\n")
     }
 

@@ -241,13 +241,15 @@ public struct CheckpointFile {
     /// renamed over `path`; the directory is flushed too. An existing file at `path` stays
     /// intact if anything fails. Returns the sizes.
     @discardableResult
-    public func write(to path: String, level: Int32 = 3) throws -> Sizes {
+    public func write(to path: String, level: Int32 = 3, pauseBeforeRename: Double = 0) throws -> Sizes {
         let (bytes, sizes) = try encoded(level: level)
-        try Self.writeAtomically(bytes, to: path)
+        try Self.writeAtomically(bytes, to: path, pauseBeforeRename: pauseBeforeRename)
         return sizes
     }
 
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    /// `pauseBeforeRename` (seconds) holds the finished temporary file back: only for tests
+    /// that kill a run in the middle of a checkpoint write.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, pauseBeforeRename: Double = 0) throws {
         let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
         let temporary = directory + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -266,6 +268,7 @@ public struct CheckpointFile {
             return fsync(fd) == 0 ? nil : String(cString: strerror(errno))
         }
         let closed = close(fd) == 0
+        if pauseBeforeRename > 0 { Thread.sleep(forTimeInterval: pauseBeforeRename) }
         if let failure {
             throw CheckpointError(path, "cannot be written: \(failure) after \(written) of \(bytes.count) bytes; free disk space or choose another run directory (the previous checkpoint is untouched)")
         }

@@ -99,35 +99,104 @@ public final class SupervisedTrainer {
         return config.train.iterations > 0 ? min(config.train.iterations, full) : full
     }
 
+    /// Where training starts: the beginning, or a restored `TrainState`.
+    struct Position {
+        var epoch = 0
+        var batchInEpoch = 0
+        var augmentation: RandomGenerator
+        var epochSums = [0.0, 0.0, 0.0, 0.0]   // loss sum, correct, examples, skipped steps
+    }
+    private var start: Position?
+    private var metricsLines: [String] = []
+    private var store: CheckpointStore?
+
+    /// Restores a checkpoint's state (every rank, from the same bytes). The model it holds
+    /// must have this config's parameter names and shapes.
+    public func restore(_ file: CheckpointFile) throws -> String {
+        let state = try TrainState(from: file)
+        for (name, t) in model.namedParameters() + model.namedBuffers() {
+            guard let entry = try? file.entry("model." + name), entry.dtype == .f32, entry.shape == t.shape else {
+                let found = (try? file.entry("model." + name)).map { "shape \($0.shape)" } ?? "no such entry"
+                throw CoordinatorError("checkpoint '\(file.source)' holds a different model: '\(name)' is \(t.shape) in this config but \(found) there; resume with the config the run was started with (its config.yaml)")
+            }
+            let values = try file.floats("model." + name)
+            values.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }
+        }
+        var saved: [String: Tensor] = [:]
+        for (name, _) in optimizer.namedState() {
+            let e = try file.entry("optimizer." + name)
+            saved[name] = Tensor(shape: e.shape, values: try file.floats("optimizer." + name))
+        }
+        do { try optimizer.loadState(saved) } catch {
+            throw CoordinatorError("checkpoint '\(file.source)': \(error); it was saved with another optimizer configuration")
+        }
+        globalIteration = state.iteration
+        nonFiniteSteps = state.nonFiniteSteps
+        metricsLines = state.metricsLines
+        var note = "resumed from \(file.source) at iteration \(state.iteration) (epoch \(state.epoch + 1), batch \(state.batchInEpoch))"
+        if state.worldSize == world.size {
+            start = Position(epoch: state.epoch, batchInEpoch: state.batchInEpoch, augmentation: state.augmentation[world.rank],
+                             epochSums: state.epochSums[world.rank])
+            let dropouts = Self.dropoutLayers(in: model)
+            for (layer, rng) in zip(dropouts, state.dropout[world.rank]) { layer.rng = rng }
+        } else {
+            // Another world size: the global batch is kept (set by the caller), each rank's
+            // streams are derived afresh, and the epoch's partial sums go to rank 0.
+            let fresh = RandomGenerator(seed: UInt64(config.train.seed) &+ UInt64(state.iteration) &* 1_000_003, purpose: .augmentation,
+                                        index: UInt64(world.rank))
+            var sums = [0.0, 0.0, 0.0, 0.0]
+            if world.rank == 0 { for r in state.epochSums { for i in 0..<4 { sums[i] += r[i] } } }
+            start = Position(epoch: state.epoch, batchInEpoch: state.batchInEpoch, augmentation: fresh, epochSums: sums)
+            note += "; saved on \(state.worldSize) rank(s), now \(world.size): global batch \(config.train.batchSize * world.size) kept (\(config.train.batchSize) per rank), random streams re-derived, so the continuation is not bit-identical to an uninterrupted run"
+        }
+        if state.configHash != config.hash {
+            note += "; the config differs from the checkpoint's (hash \(state.configHash) → \(config.hash))"
+        }
+        if let run { try run.rewriteMetrics(metricsLines) }
+        return note
+    }
+
+    static func dropoutLayers(in module: any Module) -> [Dropout] {
+        var out: [Dropout] = []
+        if let d = module as? Dropout { out.append(d) }
+        for (_, child) in module.children { out += dropoutLayers(in: child) }
+        return out
+    }
+
     /// Trains for `train.epochs` epochs (or `train.iterations` steps), evaluating every
-    /// `train.eval_every` epochs and after the last; rank 0 writes metrics.jsonl lines and, at
-    /// the end, `model.safetensors`.
+    /// `train.eval_every` epochs and after the last; rank 0 writes metrics.jsonl lines,
+    /// checkpoints (`checkpoint.*`; always when a stop signal arrives) and, at the end,
+    /// `model.safetensors` and `checkpoints/final.ckpt`.
+    /// - Throws: `TrainingStopped` after saving, when SIGTERM / SIGINT asked to stop.
     @discardableResult
     public func train() throws -> [EpochMetrics] {
         let epochs = config.train.epochs
-        var augmentRNG = RandomGenerator(seed: UInt64(config.train.seed), purpose: .augmentation, index: UInt64(world.rank))
         let coreType = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { "OPENBLAS_CORETYPE=\($0)" } ?? "OPENBLAS_CORETYPE unset"
         try run?.appendLog("model \(config.model.name.rawValue): \(model.parameterCount) parameters; \(world.size) rank(s) × "
                            + "\(config.train.batchSize) images; \(iterationsPerEpoch) iterations/epoch; \(reducer.bucketSizes.count) gradient bucket(s); "
                            + "\(config.train.threads) thread(s) per rank; \(coreType) → OpenBLAS \(BLAS.coreName) kernels; "
                            + "convolutions \(ShiftedGemm.kernels.rawValue)"
                            + (config.distributed.syncBatchNorm && world.isDistributed ? "; SyncBatchNorm" : ""))
+        if let run { store = CheckpointStore(directory: run.checkpointsPath, keep: config.checkpoint.keep) }
         let micro = config.train.accumulationSteps
-        for epoch in 0..<epochs where globalIteration < lastIteration {
-            let start = Clock.now()
+        let begin = start ?? Position(augmentation: RandomGenerator(seed: UInt64(config.train.seed), purpose: .augmentation,
+                                                                    index: UInt64(world.rank)))
+        var augmentRNG = begin.augmentation
+        for epoch in begin.epoch..<epochs where globalIteration < lastIteration {
+            let resuming = epoch == begin.epoch
+            let startedAt = Clock.now()
             model.train()
-            var lossSum = 0.0, correct = 0, seen = 0, skipped = 0
+            var sums = resuming ? begin.epochSums : [0.0, 0.0, 0.0, 0.0]   // loss sum, correct, examples, skipped
             let sampler = ShardedSampler(datasetCount: trainSet.count, rank: world.rank, worldSize: world.size,
                                          seed: UInt64(config.train.seed), epoch: epoch,
                                          padTail: config.distributed.shardTail == .pad)
             let loader = BatchLoader(dataset: trainSet, sampler: sampler, batchSize: config.train.batchSize / micro,
-                                     dropLast: true, augmentation: augmentation, augment: config.data.augment, rng: augmentRNG)
+                                     dropLast: true, augmentation: augmentation, augment: config.data.augment, rng: augmentRNG,
+                                     startBatch: resuming ? begin.batchInEpoch : 0)
             defer { loader.stop() }
             var lr = 0.0
             while globalIteration < lastIteration && (globalIteration - epoch * iterationsPerEpoch) < iterationsPerEpoch {
-                lr = schedule.value(at: globalIteration)
-                optimizer.learningRate = Float(lr)
-                optimizer.zeroGrad()
+                // Every rank learns at the step check whether any rank was asked to stop.
                 if fault?.fires(.skipStep, step: globalIteration, rank: world.rank) ?? false {
                     // The injected fault: this rank leaves out the whole step, collectives included.
                     for _ in 0..<micro { _ = loader.next() }
@@ -135,11 +204,18 @@ public final class SupervisedTrainer {
                     globalIteration += 1
                     continue
                 }
+                if try reducer.beginStep(globalIteration, microBatch: 0, of: micro, stopRequested: StopSignal.received != nil) {
+                    try saveCheckpoint(epoch: epoch, loader: loader, sums: sums, wait: true)
+                    throw TrainingStopped(signal: StopSignal.received ?? SIGTERM, iteration: globalIteration)
+                }
+                lr = schedule.value(at: globalIteration)
+                optimizer.learningRate = Float(lr)
+                optimizer.zeroGrad()
                 for m in 0..<micro {
                     guard let batch = loader.next() else {
                         throw CoordinatorError("the loader ran out of batches in the middle of step \(globalIteration) (micro-batch \(m + 1) of \(micro)); this is a bug, please report it with the config")
                     }
-                    try reducer.beginStep(globalIteration, microBatch: m, of: micro)
+                    if m > 0 { try reducer.beginStep(globalIteration, microBatch: m, of: micro) }
                     // forward
                     let logits = model(batch.images)   // logits: [B/micro, classes]
                     let loss = logits.crossEntropy(targets: batch.labels, labelSmoothing: Float(config.train.labelSmoothing))
@@ -147,33 +223,37 @@ public final class SupervisedTrainer {
                     let poisoned = fault?.fires(.nanGradient, step: globalIteration, rank: world.rank) ?? false
                     let seed = Tensor(shape: loss.shape, repeating: poisoned ? .nan : 1 / Float(micro))
                     loss.backward(gradient: seed)
-                    let b = batch.labels.count
-                    lossSum += Double(loss.item) * Double(b)
-                    correct += Self.correctCount(logits, batch.labels)
-                    seen += b
+                    sums[0] += Double(loss.item) * Double(batch.labels.count)
+                    sums[1] += Double(Self.correctCount(logits, batch.labels))
+                    sums[2] += Double(batch.labels.count)
                 }
                 // reduce, step
                 let reduced = try reducer.finish()
                 if reduced.nonFinite {
                     try skipNonFiniteStep(here: reduced.nonFiniteHere)
-                    skipped += 1
+                    sums[3] += 1
                 } else {
                     optimizer.step()
                 }
-                // schedule, log
+                // schedule, log, checkpoint
                 globalIteration += 1
                 progress.update(iteration: globalIteration,
-                                metrics: [("loss", lossSum / Double(max(seen, 1))), ("acc", Double(correct) / Double(max(seen, 1))), ("lr", lr)])
+                                metrics: [("loss", sums[0] / max(sums[2], 1)), ("acc", sums[1] / max(sums[2], 1)), ("lr", lr)])
+                let every = config.checkpoint.everyIterations
+                let epochEnds = globalIteration - epoch * iterationsPerEpoch == iterationsPerEpoch
+                if every > 0 && globalIteration % every == 0 && !epochEnds && globalIteration < lastIteration {
+                    try saveCheckpoint(epoch: epoch, loader: loader, sums: sums, wait: false)
+                }
             }
             augmentRNG = loader.randomState
             // Training metrics over every rank's examples.
-            var totals = [lossSum, Double(correct), Double(seen)]
+            var totals = Array(sums.prefix(3))
             try totals.withUnsafeMutableBufferPointer { try world.allreduce($0, op: .sum) }
-            let seconds = Clock.now() - start
+            let seconds = Clock.now() - startedAt
             var metrics = EpochMetrics(epoch: epoch + 1, trainLoss: totals[0] / max(totals[2], 1),
                                        trainAccuracy: totals[1] / max(totals[2], 1), testLoss: nil, testAccuracy: nil,
                                        learningRate: lr, seconds: seconds, imagesPerSecond: totals[2] / seconds,
-                                       skippedSteps: skipped)
+                                       skippedSteps: Int(sums[3]))
             let every = config.train.evalEvery
             if every > 0 && ((epoch + 1) % every == 0 || epoch == epochs - 1 || globalIteration >= lastIteration) {
                 let (testLoss, testAccuracy) = try evaluate(batchSize: config.train.batchSize)
@@ -182,13 +262,55 @@ public final class SupervisedTrainer {
             }
             history.append(metrics)
             try record(metrics)
+            if config.checkpoint.everyEpoch && globalIteration < lastIteration {
+                try saveCheckpoint(epoch: epoch + 1, batchInEpoch: 0, augmentation: augmentRNG, sums: [0, 0, 0, 0], wait: false)
+            }
         }
         try run?.appendLog("\(globalIteration) iterations, \(reducer.reductions) gradient reductions, \(nonFiniteSteps) skipped for non-finite gradients")
         if world.rank == 0 {
             try saveWeights()
             try saveFinalCheckpoint()
         }
+        try store?.wait()
         return history
+    }
+
+    private func saveCheckpoint(epoch: Int, loader: BatchLoader, sums: [Double], wait: Bool) throws {
+        try saveCheckpoint(epoch: epoch, batchInEpoch: loader.batchesDelivered, augmentation: loader.randomState, sums: sums, wait: wait)
+    }
+
+    /// Snapshots the state at this step boundary (every rank's streams and sums gathered to
+    /// rank 0) and hands it to the background writer; the step waits only for the copy.
+    private func saveCheckpoint(epoch: Int, batchInEpoch: Int, augmentation: RandomGenerator, sums: [Double], wait: Bool) throws {
+        let startedAt = DispatchTime.now().uptimeNanoseconds
+        let dropouts = Self.dropoutLayers(in: model).map(\.rng)
+        let streams = try world.allgather(([augmentation] + dropouts).flatMap(Self.words))
+        let allSums = try world.allgather(sums.map { Int64(bitPattern: $0.bitPattern) })
+        guard let run, let store else { return }
+        let perRank = 1 + dropouts.count
+        let state = TrainState(
+            iteration: globalIteration, epoch: epoch, batchInEpoch: batchInEpoch, samplerSeed: UInt64(config.train.seed),
+            worldSize: world.size, globalBatch: config.train.batchSize * world.size,
+            augmentation: streams.map { Self.generator($0, at: 0) },
+            dropout: streams.map { words in (1..<perRank).map { Self.generator(words, at: $0) } },
+            epochSums: allSums.map { $0.map { Double(bitPattern: UInt64(bitPattern: $0)) } },
+            nonFiniteSteps: nonFiniteSteps, metricsLines: metricsLines, configHash: config.hash)
+        let file = try state.checkpointFile(model: model.namedParameters() + model.namedBuffers(), optimizer: optimizer.namedState(),
+                                            configYAML: config.yaml())
+        let stall = Double(DispatchTime.now().uptimeNanoseconds - startedAt) / 1e6
+        let slowly = fault?.fires(.slowCheckpoint, step: globalIteration, rank: world.rank) ?? false
+        try store.save(file, iteration: globalIteration, slowly: slowly) { line in try? run.appendLog(line) }
+        try run.appendLog(String(format: "checkpoint at iteration %d: the step waited %.1f ms for the snapshot", globalIteration, stall))
+        if wait { try store.wait() }
+    }
+
+    static func words(_ g: RandomGenerator) -> [Int64] { [g.s0, g.s1, g.s2, g.s3].map { Int64(bitPattern: $0) } }
+
+    static func generator(_ words: [Int64], at index: Int) -> RandomGenerator {
+        var g = RandomGenerator(seed: 0)
+        (g.s0, g.s1, g.s2, g.s3) = (UInt64(bitPattern: words[4 * index]), UInt64(bitPattern: words[4 * index + 1]),
+                                    UInt64(bitPattern: words[4 * index + 2]), UInt64(bitPattern: words[4 * index + 3]))
+        return g
     }
 
     /// Every rank skips the step; the run stops once more than `max_nonfinite_steps` were skipped.
@@ -254,7 +376,9 @@ public final class SupervisedTrainer {
         ]
         if let l = m.testLoss { fields["test_loss"] = .double(l) }
         if let a = m.testAccuracy { fields["test_acc"] = .double(a) }
-        try run.appendMetrics(fields)
+        let json = MetricValue.jsonObject(fields)
+        metricsLines.append(json)
+        try run.appendMetricsLine(json)
         let test = m.testAccuracy.map { String(format: ", test loss %.4f acc %.2f%%", m.testLoss ?? 0, $0 * 100) } ?? ""
         let line = String(format: "epoch %d/%d: train loss %.4f acc %.2f%%", m.epoch, config.train.epochs, m.trainLoss, m.trainAccuracy * 100)
             + test + String(format: " (%.1f s, %.0f img/s)", m.seconds, m.imagesPerSecond)

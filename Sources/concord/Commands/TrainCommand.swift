@@ -9,34 +9,101 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a classifier from a YAML configuration (see configs/).",
         discussion: """
-            Writes the run directory (run.dir): config.yaml (resolved), metrics.jsonl, log.txt \
-            and model.safetensors. Override keys with --set, e.g. --set train.epochs=3.
+            Writes the run directory (run.dir): config.yaml (resolved), metrics.jsonl, log.txt, \
+            model.safetensors and checkpoints/ (iter-N.ckpt, latest, final.ckpt). Override keys \
+            with --set, e.g. --set train.epochs=3.
             Started by mpirun (launch/run -n N, launch/cluster), each process trains on its \
             shard and gradients are averaged: N ranks × train.batch_size images per step; rank 0 \
             writes the run directory.
+            SIGTERM or SIGINT saves a checkpoint at the next step and exits (status 143 / 130); \
+            --resume auto continues from it exactly.
             """)
 
     @Argument(help: "YAML run configuration.") var config: String
     @Option(name: .customLong("set"), help: "Override a key: --set train.epochs=3 (repeatable).")
     var overrides: [String] = []
+    @Option(help: "Run directory (the same as --set run.dir=DIR).") var runDir: String?
+    @Option(help: ArgumentHelp("Continue a run: auto (the newest checkpoint in the run directory that verifies; a fresh start when there is none) or a checkpoint path.",
+                               valueName: "auto|PATH"))
+    var resume: String?
 
     func run() throws {
-        // Errors are one-line descriptions (file, key, what to do); ArgumentParser prints them
-        // and exits non-zero.
-        let cfg = try RankErrors.beforeWorld { try ConfigLoader.load(path: config, overrides: overrides) }
+        let settings = overrides + (runDir.map { ["run.dir=" + $0] } ?? [])
+        var cfg = try RankErrors.beforeWorld { try ConfigLoader.load(path: config, overrides: settings) }
         let world = try RankErrors.beforeWorld { try Communicator.world() }
+        StopSignal.install()
+        var stopped: TrainingStopped?
         try RankErrors.withWorld(world) {
-            // Rank 0 alone owns the run directory; the others learn whether it could start.
-            let run = try world.agreeOnRank0 { () -> RunDirectory in
+            // Rank 0 alone owns the run directory and finds the checkpoint; every rank gets
+            // the checkpoint's bytes, so nodes need not share a file system.
+            var notes: [String] = []
+            let (run, found) = try world.agreeOnRank0 { () -> (RunDirectory, (path: String, bytes: [UInt8])?) in
+                let found = try locateCheckpoint(cfg, notes: &notes)
                 // A finished or running run is never overwritten: its metrics and weights stay.
-                if FileManager.default.fileExists(atPath: cfg.run.dir + "/metrics.jsonl") {
-                    throw CLIError("run directory '\(cfg.run.dir)' already holds a run (metrics.jsonl); "
-                                   + "choose another with --set run.dir=DIR or move it away")
+                if found == nil && resume == nil && FileManager.default.fileExists(atPath: cfg.run.dir + "/metrics.jsonl") {
+                    throw CLIError("run directory '\(cfg.run.dir)' already holds a run (metrics.jsonl); continue it with "
+                                   + "--resume auto, or choose another with --run-dir DIR or move it away")
                 }
-                return try RunDirectory.create(for: cfg)
+                let run = try RunDirectory.create(for: cfg)
+                // A fresh start under --resume auto (killed before its first checkpoint)
+                // begins an empty history.
+                if found == nil && resume != nil { try run.rewriteMetrics([]) }
+                return (run, found)
+            } ?? (nil, nil)
+            let file = try shareCheckpoint(found?.bytes ?? [], source: found?.path ?? "rank 0's checkpoint", world: world)
+            if let file {
+                let state = try TrainState(from: file)
+                // Another world size keeps the global batch.
+                if state.worldSize != world.size {
+                    guard state.globalBatch % world.size == 0 else {
+                        throw CLIError("\(file.source) was saved with a global batch of \(state.globalBatch) images, which does not split over \(world.size) ranks; resume on a number of ranks that divides it")
+                    }
+                    cfg.train.batchSize = state.globalBatch / world.size
+                }
             }
             let trainer = try SupervisedTrainer(config: cfg, run: run, world: world)
-            try trainer.train()
+            if let file {
+                let note = try trainer.restore(file)
+                notes.append(note)
+            }
+            for note in notes {
+                try run?.appendLog(note)
+                if world.rank == 0 { FileHandle.standardError.write(Data("concord: \(note)\n".utf8)) }
+            }
+            do {
+                try trainer.train()
+            } catch let stop as TrainingStopped {
+                try run?.appendLog(stop.description)
+                if world.rank == 0 { FileHandle.standardError.write(Data("concord: \(stop)\n".utf8)) }
+                stopped = stop
+            }
         }
+        if let stopped { throw ExitCode(128 + stopped.signal) }
+    }
+
+    /// The checkpoint `--resume` names, read on rank 0; nil for a fresh start.
+    private func locateCheckpoint(_ cfg: TrainConfig, notes: inout [String]) throws -> (path: String, bytes: [UInt8])? {
+        guard let resume else { return nil }
+        if resume != "auto" {
+            let file = try CheckpointFile(contentsOf: resume)   // verifies, or says what is wrong
+            _ = try TrainState(from: file)
+            return (resume, Array(FileManager.default.contents(atPath: resume) ?? Data()))
+        }
+        let store = CheckpointStore(directory: cfg.run.dir + "/checkpoints", keep: cfg.checkpoint.keep)
+        guard let (path, _) = store.newestValid(warn: { notes.append("warning: " + $0) }) else {
+            notes.append("--resume auto: no checkpoint in \(cfg.run.dir)/checkpoints; starting from the beginning")
+            return nil
+        }
+        return (path, Array(FileManager.default.contents(atPath: path) ?? Data()))
+    }
+
+    /// Rank 0's checkpoint bytes on every rank, decoded.
+    private func shareCheckpoint(_ bytes: [UInt8], source: String, world: Communicator) throws -> CheckpointFile? {
+        var length = [Int64(bytes.count)]
+        try length.withUnsafeMutableBufferPointer { try world.broadcast($0, root: 0) }
+        guard length[0] > 0 else { return nil }
+        var shared = world.rank == 0 ? bytes : [UInt8](repeating: 0, count: Int(length[0]))
+        try shared.withUnsafeMutableBufferPointer { try world.broadcast($0, root: 0) }
+        return try CheckpointFile(bytes: shared, source: source)
     }
 }

@@ -1,0 +1,177 @@
+import Foundation
+import XCTest
+
+/// Exact resume: runs killed with SIGKILL and continued with `--resume auto` end with the same
+/// weights, optimizer state and metrics as a run never interrupted.
+final class ResumeTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-resume-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+
+    private func dir(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+
+    /// 300 iterations over two epochs of 234, a checkpoint every 25 and at the epoch end.
+    private func options(_ name: String, batch: Int = 256) -> [String] {
+        ["train", "configs/smoke.yaml", "--set", "model.mlp_hidden=[128]", "--set", "train.epochs=2", "--set", "train.iterations=300",
+         "--set", "train.batch_size=\(batch)", "--set", "checkpoint.every_iterations=25", "--set", "checkpoint.keep=4",
+         "--set", "run.progress=none", "--run-dir", dir(name)]
+    }
+
+    private var binary: String { Concord.productsDirectory.appendingPathComponent("concord").path }
+
+    /// The iteration `checkpoints/latest` names, or -1.
+    private func latest(_ name: String) -> Int {
+        guard let text = try? String(contentsOfFile: dir(name) + "/checkpoints/latest", encoding: .utf8) else { return -1 }
+        return Int(text.filter(\.isNumber)) ?? -1
+    }
+
+    /// Starts `args`, waits until `ready()` and kills `victim()` (default: the process) with SIGKILL.
+    private func runAndKill(_ executable: String, _ args: [String], environment: [String: String] = [:],
+                            when ready: () -> Bool, victim: (() -> Int32?)? = nil) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        p.currentDirectoryURL = Concord.repositoryRoot
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while !ready() && p.isRunning && Date() < deadline { usleep(2_000) }
+        XCTAssertTrue(p.isRunning, "the run ended before the kill point")
+        let pid = victim?() ?? p.processIdentifier
+        kill(pid, SIGKILL)
+        p.waitUntilExit()
+        return pid
+    }
+
+    private func assertSameRun(_ a: String, _ b: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let diff = try Concord.run(["checkpoint", "diff", dir(a) + "/checkpoints/final.ckpt", dir(b) + "/checkpoints/final.ckpt"])
+        let differing = diff.output.split(separator: "\n").filter { !$0.hasSuffix("max |Δ| 0") }.joined(separator: "\n")
+        XCTAssertEqual(diff.status, 0, differing, file: file, line: line)
+        XCTAssertEqual(try metrics(a), try metrics(b), file: file, line: line)
+    }
+
+    /// metrics.jsonl without the fields that measure time or memory.
+    private func metrics(_ name: String) throws -> [NSDictionary] {
+        try String(contentsOfFile: dir(name) + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { line in
+            var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            for key in ["epoch_s", "images_per_s", "peak_rss_mib"] { object.removeValue(forKey: key) }
+            return object as NSDictionary
+        }
+    }
+
+    func testKilledTwiceAndResumedEqualsAnUninterruptedRun() throws {
+        let reference = try Concord.run(options("reference"))
+        XCTAssertEqual(reference.status, 0, reference.output)
+        XCTAssertEqual(try metrics("reference").count, 2)
+        // Mid-epoch 1, then mid-epoch 2 (after the epoch-end checkpoint).
+        _ = try runAndKill(binary, options("killed"), when: { latest("killed") >= 75 })
+        _ = try runAndKill(binary, options("killed") + ["--resume", "auto"], when: { latest("killed") >= 250 })
+        let resumed = try Concord.run(options("killed") + ["--resume", "auto"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resumed from"), resumed.output)
+        try assertSameRun("reference", "killed")
+    }
+
+    func testADamagedNewestCheckpointIsSkippedForThePreviousOne() throws {
+        let first = try Concord.run(options("run"))
+        XCTAssertEqual(first.status, 0, first.output)
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: dir("run") + "/checkpoints")
+            .filter { $0.hasPrefix("iter-") }.sorted()
+        let newest = dir("run") + "/checkpoints/" + (try XCTUnwrap(checkpoints.last))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: newest))
+        bytes[bytes.count / 2] ^= 0x20
+        try bytes.write(to: URL(fileURLWithPath: newest))
+        let resumed = try Concord.run(options("run") + ["--resume", "auto"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("skipping checkpoint '\(newest)'"), resumed.output)
+        XCTAssertTrue(resumed.output.contains("resumed from \(dir("run"))/checkpoints/\(checkpoints[checkpoints.count - 2])"), resumed.output)
+    }
+
+    func testAChangedModelIsRefusedAndABadPathNamed() throws {
+        XCTAssertEqual(try Concord.run(options("run")).status, 0)
+        let changed = try Concord.run(options("run") + ["--set", "model.mlp_hidden=[32]", "--resume", "auto"])
+        XCTAssertEqual(changed.status, 2, changed.output)
+        XCTAssertTrue(changed.output.contains("holds a different model"), changed.output)
+        let missing = try Concord.run(options("other") + ["--resume", dir("none.ckpt")])
+        XCTAssertEqual(missing.status, 2, missing.output)
+        XCTAssertTrue(missing.output.contains("none.ckpt' does not exist"), missing.output)
+    }
+
+    // MARK: Two ranks
+
+    private func mpirun(_ args: [String]) -> [String] {
+        ["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", "-x", "CONCORD_FAULT", binary] + args
+    }
+
+    private var mpiEnvironment: [String: String] {
+        ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "PMIX_MCA_gds": "hash", "CONCORD_FAULT": ""]
+    }
+
+    /// The newest rank process of the run in `name` (its command line names the run directory).
+    private func rankPID(_ name: String) -> Int32? {
+        let pipe = Pipe(), p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        p.arguments = ["-n", "-f", "concord train .*--run-dir \(dir(name))"]
+        p.standardOutput = pipe
+        try? p.run()
+        p.waitUntilExit()
+        return Int32(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func testTwoRanksKilledMidRunAndMidCheckpointRecoverUnderSupervise() throws {
+        try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
+        let reference = try MPIRun.run(ranks: 2, options("reference", batch: 128))
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let supervise = Concord.repositoryRoot.appendingPathComponent("launch/supervise").path
+        let command = [supervise, "--max-restarts", "3", "--backoff", "0.1", "--", "/usr/bin/env"] + mpirun(options("killed", batch: 128))
+        // One rank killed at a random point mid-run; then one killed while the checkpoint of
+        // iteration 150 is being written (its writer holds the file back for 2 s).
+        var environment = mpiEnvironment
+        environment["CONCORD_FAULT"] = "slow-checkpoint=150@rank=0"
+        let supervisor = Process()
+        supervisor.executableURL = URL(fileURLWithPath: command[0])
+        supervisor.arguments = Array(command.dropFirst())
+        supervisor.currentDirectoryURL = Concord.repositoryRoot
+        supervisor.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let log = Pipe()
+        supervisor.standardOutput = log
+        supervisor.standardError = log
+        try supervisor.run()
+        let deadline = Date().addingTimeInterval(240)
+        func waitUntil(_ condition: () -> Bool) { while !condition() && supervisor.isRunning && Date() < deadline { usleep(2_000) } }
+        waitUntil { latest("killed") >= 50 }
+        usleep(UInt32.random(in: 0..<20_000))
+        if let pid = rankPID("killed") { kill(pid, SIGKILL) }
+        let temporary = { (try? FileManager.default.contentsOfDirectory(atPath: self.dir("killed") + "/checkpoints"))?
+            .contains { $0.hasPrefix(".iter-00000150") } ?? false }
+        waitUntil(temporary)
+        XCTAssertTrue(temporary(), "never saw the checkpoint of iteration 150 being written")
+        if let pid = rankPID("killed") { kill(pid, SIGKILL) }
+        let output = log.fileHandleForReading.readDataToEndOfFile()
+        supervisor.waitUntilExit()
+        let text = String(decoding: output, as: UTF8.self)
+        XCTAssertEqual(supervisor.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("restarting in"), text)
+        try assertSameRun("reference", "killed")
+    }
+
+    func testATwoRankCheckpointContinuesOnOneRank() throws {
+        try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
+        let two = try MPIRun.run(ranks: 2, options("two", batch: 128) + ["--set", "train.iterations=100"])
+        XCTAssertEqual(two.status, 0, two.output)
+        let one = try Concord.run(options("one", batch: 128) + ["--resume", dir("two") + "/checkpoints/iter-00000075.ckpt"])
+        XCTAssertEqual(one.status, 0, one.output)
+        XCTAssertTrue(one.output.contains("saved on 2 rank(s), now 1: global batch 256 kept (256 per rank)"), one.output)
+        let log = try String(contentsOfFile: dir("one") + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(log.contains("300 iterations"), log)
+        let last = try XCTUnwrap(try metrics("one").last)
+        XCTAssertLessThan(try XCTUnwrap(last["train_loss"] as? Double), 1.0, "training continued sensibly")
+    }
+}
