@@ -53,6 +53,8 @@ enum ConfigSchema {
         number("optimizer.eps", \.optimizer.eps, .above(0)),
         number("optimizer.trust_coefficient", \.optimizer.trustCoefficient, .above(0)),
         bool("optimizer.no_decay_bn_bias", \.optimizer.noDecayBNBias),
+        stringList("optimizer.lr_scales", \.optimizer.lrScales, example: "[\"fc.*=10\"]", check: ParameterPatterns.checkScale),
+        stringList("optimizer.no_decay", \.optimizer.noDecay, example: "[\"*.bias\"]", check: { _ in nil }),
 
         number("schedule.warmup_epochs", \.schedule.warmupEpochs, .atLeast(0)),
         number("schedule.warmup_start_factor", \.schedule.warmupStartFactor, .closedFraction),
@@ -61,6 +63,13 @@ enum ConfigSchema {
         intList("schedule.milestones", \.schedule.milestones, min: 1, increasing: true),
         number("schedule.gamma", \.schedule.gamma, .above(0)),
         bool("schedule.scale_lr_by_batch", \.schedule.scaleLRByBatch),
+        choice("schedule.warmup_kind", \.schedule.warmupKind, what: "warm-up kind"),
+        int("schedule.step_epochs", \.schedule.stepEpochs, min: 1),
+        int("schedule.restart_epochs", \.schedule.restartEpochs, min: 1),
+        int("schedule.restart_mult", \.schedule.restartMult, min: 1),
+        number("schedule.power", \.schedule.power, .above(0)),
+        choice("schedule.weight_decay_kind", \.schedule.weightDecayKind, what: "weight-decay schedule"),
+        number("schedule.final_weight_decay", \.schedule.finalWeightDecay, .atLeast(0)),
 
         bool("distributed.sync_batch_norm", \.distributed.syncBatchNorm),
         number("distributed.bucket_cap_mb", \.distributed.bucketCapMB, .above(0)),
@@ -172,6 +181,21 @@ enum ConfigSchema {
             }
             config[keyPath: path] = values
         }, render: { "[" + $0[keyPath: path].map(String.init).joined(separator: ", ") + "]" })
+    }
+
+    /// A list of strings; `check` returns a problem with one element, or nil.
+    private static func stringList(_ key: String, _ path: WritableKeyPath<TrainConfig, [String]>, example: String,
+                                   check: @escaping (String) -> String?) -> Field {
+        Field(key: key, apply: { config, node, origin in
+            var values: [String] = []
+            for element in try ConfigValue.list(node, key, origin, example: example) {
+                let here = origin.at(element)
+                let value = try ConfigValue.string(element, key, here)
+                if let problem = check(value) { throw ConfigValue.error(here, key, problem) }
+                values.append(value)
+            }
+            config[keyPath: path] = values
+        }, render: { "[" + $0[keyPath: path].map { MetricValue.jsonString($0) }.joined(separator: ", ") + "]" })
     }
 
     /// `optimizer.betas: [b1, b2]`, held as two properties so the length is checked once, here.

@@ -147,6 +147,11 @@ public struct TrainConfig: Equatable, Sendable {
         /// `optimizer.no_decay_bn_bias`: exempt batch-norm parameters and biases from weight decay.
         /// (LARS exempts every 1-d parameter from decay and trust-ratio scaling regardless.)
         public var noDecayBNBias = true
+        /// `optimizer.lr_scales`: parameter-name patterns (shell globs on dotted names) with a
+        /// learning-rate multiplier, `"PATTERN=SCALE"`, first match wins; e.g. `["fc.*=10"]`.
+        public var lrScales: [String] = []
+        /// `optimizer.no_decay`: parameter-name patterns exempt from weight decay, e.g. `["*.bias"]`.
+        public var noDecay: [String] = []
         /// Defaults.
         public init() {}
     }
@@ -158,6 +163,8 @@ public struct TrainConfig: Equatable, Sendable {
         public var warmupEpochs = 1.0
         /// `schedule.warmup_start_factor`: warm-up starts at this fraction of the base lr, in [0, 1].
         public var warmupStartFactor = 0.1
+        /// `schedule.warmup_kind`: linear, or exponential (geometric growth; needs a start factor > 0).
+        public var warmupKind: WarmupKind = .linear
         /// `schedule.kind`: what follows the warm-up.
         public var kind: ScheduleKind = .cosine
         /// `schedule.final_lr`: where cosine ends (≥ 0).
@@ -169,6 +176,19 @@ public struct TrainConfig: Equatable, Sendable {
         public var gamma = 0.1
         /// `schedule.scale_lr_by_batch`: apply the linear scaling rule, see `TrainConfig.baseLR`.
         public var scaleLRByBatch = false
+        /// `schedule.step_epochs`: `step` multiplies the lr by `gamma` every this many epochs (≥ 1).
+        public var stepEpochs = 30
+        /// `schedule.restart_epochs`: `cosine_restarts` first cycle length in epochs (SGDR t0, ≥ 1).
+        public var restartEpochs = 10
+        /// `schedule.restart_mult`: each `cosine_restarts` cycle is this many times longer (t_mult, ≥ 1).
+        public var restartMult = 1
+        /// `schedule.power`: exponent of the `polynomial` decay (> 0; 1 is linear).
+        public var power = 1.0
+        /// `schedule.weight_decay_kind`: constant, or cosine from `optimizer.weight_decay` to
+        /// `final_weight_decay` over the run.
+        public var weightDecayKind: WeightDecayKind = .constant
+        /// `schedule.final_weight_decay`: where the cosine weight-decay schedule ends (≥ 0).
+        public var finalWeightDecay = 0.0
         /// Defaults.
         public init() {}
     }
@@ -213,8 +233,15 @@ public struct TrainConfig: Equatable, Sendable {
 
     /// Valid `schedule.kind` values (the shape after warm-up).
     public enum ScheduleKind: String, CaseIterable, Sendable {
-        case cosine, constant, multistep
+        case cosine, constant, multistep, step, polynomial
+        case cosineRestarts = "cosine_restarts"
     }
+
+    /// Valid `schedule.warmup_kind` values.
+    public enum WarmupKind: String, CaseIterable, Sendable { case linear, exponential }
+
+    /// Valid `schedule.weight_decay_kind` values.
+    public enum WeightDecayKind: String, CaseIterable, Sendable { case constant, cosine }
 }
 
 /// Valid `run.progress` values.

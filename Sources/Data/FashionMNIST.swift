@@ -24,6 +24,8 @@ public struct FashionMNIST: Sendable {
     public static let std: Float = 0.3530
     /// Number of classes.
     public static let classCount = 10
+    /// Images in the training split (the test split has 10 000).
+    public static let trainCount = 60_000
     /// Class names, indexed by label.
     public static let classNames = [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

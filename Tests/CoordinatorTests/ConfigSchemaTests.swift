@@ -10,7 +10,7 @@ final class ConfigSchemaTests: XCTestCase {
             XCTAssertTrue(ConfigSchema.sections.contains(field.section), field.key)
             XCTAssertFalse(field.name.isEmpty, field.key)
         }
-        XCTAssertEqual(ConfigSchema.fields.count, 42)
+        XCTAssertEqual(ConfigSchema.fields.count, 51)
     }
 
     func testQuotingKeepsSimpleStringsPlainAndQuotesTheRest() throws {

@@ -68,7 +68,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(TrainConfig.ModelName.allCases.map(\.rawValue),
                        ["resnet20", "resnet32", "resnet56", "resnet18", "resnet50", "mlp"])
         XCTAssertEqual(TrainConfig.OptimizerName.allCases.map(\.rawValue), ["sgd", "adamw", "lars"])
-        XCTAssertEqual(TrainConfig.ScheduleKind.allCases.map(\.rawValue), ["cosine", "constant", "multistep"])
+        XCTAssertEqual(TrainConfig.ScheduleKind.allCases.map(\.rawValue), ["cosine", "constant", "multistep", "step", "polynomial", "cosine_restarts"])
         XCTAssertEqual(ProgressMode.allCases.map(\.rawValue), ["auto", "bar", "plain", "none"])
     }
 }

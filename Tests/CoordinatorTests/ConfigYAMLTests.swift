@@ -39,6 +39,8 @@ final class ConfigYAMLTests: XCTestCase {
         c.optimizer.eps = 1e-12
         c.optimizer.trustCoefficient = 0.02
         c.optimizer.noDecayBNBias = false
+        c.optimizer.lrScales = ["fc.*=10", "layer4.*=0.5"]
+        c.optimizer.noDecay = ["*.bias", "weird \"name\""]
         c.schedule.warmupEpochs = 2.5
         c.schedule.warmupStartFactor = 0
         c.schedule.kind = .multistep
@@ -46,6 +48,13 @@ final class ConfigYAMLTests: XCTestCase {
         c.schedule.milestones = [30, 60, 80]
         c.schedule.gamma = 0.2
         c.schedule.scaleLRByBatch = true
+        c.schedule.warmupKind = .exponential
+        c.schedule.stepEpochs = 7
+        c.schedule.restartEpochs = 3
+        c.schedule.restartMult = 2
+        c.schedule.power = 2
+        c.schedule.weightDecayKind = .cosine
+        c.schedule.finalWeightDecay = 1e-6
         c.run.dir = "-runs/true"
         c.run.logEvery = 10
         c.run.progress = .none
@@ -93,8 +102,8 @@ final class ConfigYAMLTests: XCTestCase {
         XCTAssertEqual(base.hash, TrainConfig().hash)
         // Pinned: checkpoints store this value, so a change here means old checkpoints will
         // look like a different config on resume. Change it only deliberately (last: the
-        // distributed section and train.iterations / accumulation_steps, before any checkpoint).
-        XCTAssertEqual(base.hash, "e09bc3d131437c31")
+        // schedule kinds and parameter-name patterns, before any release).
+        XCTAssertEqual(base.hash, "05548e1e48541fcf")
 
         var moved = base
         moved.run.dir = "somewhere/else"

@@ -27,6 +27,43 @@ final class ScheduleFactoryTests: XCTestCase {
         XCTAssertEqual(s.value(at: 300), 0.1, accuracy: 1e-12)            // epoch 3 starts at iteration 300
         XCTAssertEqual(s.value(at: 600), 0.01, accuracy: 1e-12)
     }
+
+    func testStepRestartsPolynomialAndWeightDecayKinds() {
+        var c = TrainConfig()
+        c.train.epochs = 10
+        c.schedule.warmupEpochs = 0
+        c.schedule.kind = .step
+        c.schedule.stepEpochs = 3
+        c.schedule.gamma = 0.5
+        let step = ScheduleFactory.learningRate(c, base: 0.1, iterationsPerEpoch: 10)
+        XCTAssertEqual(step.value(at: 29), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(step.value(at: 30), 0.05, accuracy: 1e-12)
+        XCTAssertEqual(step.value(at: 60), 0.025, accuracy: 1e-12)
+
+        c.schedule.kind = .cosineRestarts
+        c.schedule.restartEpochs = 2
+        c.schedule.restartMult = 2
+        let sgdr = ScheduleFactory.learningRate(c, base: 0.1, iterationsPerEpoch: 10)
+        XCTAssertEqual(sgdr.value(at: 0), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(sgdr.value(at: 20), 0.1, accuracy: 1e-12, "restart after t0 = 2 epochs")
+        XCTAssertEqual(sgdr.value(at: 40), 0.05, accuracy: 1e-12, "half-way through the 4-epoch second cycle")
+        XCTAssertEqual(sgdr.value(at: 60), 0.1, accuracy: 1e-12)
+
+        c.schedule.kind = .polynomial
+        c.schedule.power = 1
+        XCTAssertEqual(ScheduleFactory.learningRate(c, base: 0.1, iterationsPerEpoch: 10).value(at: 50), 0.05, accuracy: 1e-12)
+
+        c.schedule.warmupEpochs = 1
+        c.schedule.warmupKind = .exponential
+        c.schedule.warmupStartFactor = 0.01
+        XCTAssertEqual(ScheduleFactory.learningRate(c, base: 0.1, iterationsPerEpoch: 10).value(at: 5), 0.01, accuracy: 1e-12)
+
+        c.optimizer.weightDecay = 1e-3
+        c.schedule.weightDecayKind = .cosine
+        c.schedule.finalWeightDecay = 1e-4
+        let wd = ScheduleFactory.weightDecay(c, iterationsPerEpoch: 10)
+        XCTAssertEqual(wd.value(at: 0), 1e-3, accuracy: 1e-15)
+        XCTAssertEqual(wd.value(at: 50), 5.5e-4, accuracy: 1e-12)
+        XCTAssertEqual(wd.value(at: 100), 1e-4, accuracy: 1e-15)
+    }
 }
-
-

@@ -30,6 +30,24 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(s.value(at: 20), 0.001 + 0.099 * 0.5, accuracy: 1e-12)   // middle of the 20-long cycle
     }
 
+    func testExponentialWarmupGrowsGeometrically() {
+        let s = Schedule(base: 0.4, segments: [.exponentialWarmup(iterations: 100, startFactor: 0.01), .constant(iterations: nil)])
+        XCTAssertEqual(s.value(at: 0), 0.004, accuracy: 1e-12)
+        XCTAssertEqual(s.value(at: 50), 0.4 * 0.1, accuracy: 1e-12)   // half-way: √0.01 of the base
+        XCTAssertEqual(s.value(at: 100), 0.4, accuracy: 1e-12)
+        XCTAssertEqual(s.boundaries, [0, 100])
+    }
+
+    /// PyTorch's PolynomialLR: base · (1 − t/T)^power, here ending at `final`.
+    func testPolynomialDecay() {
+        let s = Schedule(base: 1.0, segments: [.polynomial(iterations: 10, power: 2, final: 0)])
+        XCTAssertEqual(s.value(at: 5), 0.25, accuracy: 1e-12)
+        XCTAssertEqual(s.value(at: 10), 0, accuracy: 1e-12)
+        XCTAssertEqual(s.value(at: 20), 0, accuracy: 1e-12)
+        let floor = Schedule(base: 1.0, segments: [.polynomial(iterations: 4, power: 1, final: 0.2)])
+        XCTAssertEqual(floor.value(at: 2), 0.6, accuracy: 1e-12)
+    }
+
     func testConstantTail() {
         let s = Schedule(base: 2, segments: [.linearWarmup(iterations: 4, startFactor: 0.5), .constant(iterations: nil)])
         XCTAssertEqual(s.value(at: 2), 1.5)

@@ -85,3 +85,25 @@ enum Concord {
         return Result(status: p.terminationStatus, output: String(decoding: data, as: UTF8.self))
     }
 }
+
+/// `concord schedule`: key points on stdout and a plot.
+final class ScheduleCommandTests: XCTestCase {
+    func testPrintsKeyPointsAndWritesAnSVG() throws {
+        let plot = FileManager.default.temporaryDirectory.appendingPathComponent("schedule-\(UUID().uuidString).svg").path
+        defer { try? FileManager.default.removeItem(atPath: plot) }
+        let r = try Concord.run(["schedule", "configs/fashion-resnet20.yaml", "--ranks", "2", "--plot", plot,
+                                 "--set", "schedule.kind=step", "--set", "schedule.step_epochs=5"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("234 iterations per epoch, 3510 in all"), r.output)
+        // Warm-up from 0.01 to 0.1 over epoch 1, then ×0.1 every 5 epochs after it.
+        for line in ["        0    0.00   0.01 ", "      234    1.00   0.1 ", "     1403    6.00   0.1 ", "     1404    6.00   0.01 ",
+                     "     2574   11.00   0.001 "] {
+            XCTAssertTrue(r.output.contains(line), "missing '\(line)' in\n\(r.output)")
+        }
+        let svg = try String(contentsOfFile: plot, encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("<polyline"), svg)
+        let bad = try Concord.run(["schedule", "configs/fashion-resnet20.yaml", "--set", "optimizer.lr_scales=[\"fc\"]"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("optimizer.lr_scales"), bad.output)
+    }
+}

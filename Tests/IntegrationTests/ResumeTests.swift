@@ -79,6 +79,38 @@ final class ResumeTests: XCTestCase {
         try assertSameRun("reference", "killed")
     }
 
+    /// SIGTERM (preemption): the run saves a checkpoint at the next step and exits 143; the
+    /// resumed run ends exactly like an uninterrupted one.
+    func testSIGTERMSavesAndExitsThenResumesExactly() throws {
+        XCTAssertEqual(try Concord.run(options("reference")).status, 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = options("stopped")
+        p.currentDirectoryURL = Concord.repositoryRoot
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while latest("stopped") < 50 && p.isRunning && Date() < deadline { usleep(2_000) }
+        kill(p.processIdentifier, SIGTERM)
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 143, output)
+        XCTAssertTrue(output.contains("stopped by SIGTERM at iteration"), output)
+        let stoppedAt = latest("stopped")
+        XCTAssertTrue(output.contains("at iteration \(stoppedAt) "), "the checkpoint is the stop point: \(output)")
+        let resumed = try Concord.run(options("stopped") + ["--resume", "auto"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        try assertSameRun("reference", "stopped")
+
+        // The final checkpoint's model, for PyTorch.
+        let exported = dir("model.safetensors")
+        let export = try Concord.run(["export", dir("stopped") + "/checkpoints/final.ckpt", "--to", exported])
+        XCTAssertEqual(export.status, 0, export.output)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: exported)).count > 100_000, true)
+    }
+
     func testADamagedNewestCheckpointIsSkippedForThePreviousOne() throws {
         let first = try Concord.run(options("run"))
         XCTAssertEqual(first.status, 0, first.output)

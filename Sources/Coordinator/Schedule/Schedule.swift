@@ -14,6 +14,10 @@ public struct Schedule: Equatable, Sendable {
     public enum Segment: Equatable, Sendable {
         /// LinearLR: factor goes from `startFactor` to 1 over `iterations`.
         case linearWarmup(iterations: Int, startFactor: Double)
+        /// Exponential warm-up: factor grows geometrically from `startFactor` (> 0) to 1.
+        case exponentialWarmup(iterations: Int, startFactor: Double)
+        /// PolynomialLR: base → `final` as (1 − t/iterations)^power.
+        case polynomial(iterations: Int, power: Double, final: Double)
         /// CosineAnnealingLR from the base down to `final` over `iterations`.
         case cosine(iterations: Int, final: Double)
         /// The base value for `iterations` (nil: for ever).
@@ -28,7 +32,7 @@ public struct Schedule: Equatable, Sendable {
         /// Length in iterations, or nil for an open-ended (last) segment.
         public var length: Int? {
             switch self {
-            case .linearWarmup(let n, _), .cosine(let n, _): return n
+            case .linearWarmup(let n, _), .exponentialWarmup(let n, _), .cosine(let n, _), .polynomial(let n, _, _): return n
             case .constant(let n), .multistep(_, _, let n), .step(_, _, let n), .cosineRestarts(_, _, _, let n): return n
             }
         }
@@ -37,6 +41,12 @@ public struct Schedule: Equatable, Sendable {
             switch self {
             case .linearWarmup(let n, let start):
                 return base * (start + (1 - start) * min(Double(i), Double(n)) / Double(max(n, 1)))
+            case .exponentialWarmup(let n, let start):
+                let f = max(start, 1e-12)
+                return base * pow(f, 1 - min(Double(i), Double(n)) / Double(max(n, 1)))
+            case .polynomial(let n, let power, let final):
+                let remaining = 1 - min(Double(i), Double(n)) / Double(max(n, 1))
+                return final + (base - final) * pow(remaining, power)
             case .cosine(let n, let final):
                 let t = min(Double(i), Double(n))
                 return final + (base - final) * (1 + cos(Double.pi * t / Double(max(n, 1)))) / 2
@@ -54,8 +64,17 @@ public struct Schedule: Equatable, Sendable {
         }
     }
 
+    /// The value segments scale (warm-ups start from a fraction of it).
     public let base: Double
+    /// Segments in order; the last one's value holds past its end.
     public let segments: [Segment]
+
+    /// Iterations at which a segment begins (0 first), for printing a schedule's key points.
+    public var boundaries: [Int] {
+        var out = [0], start = 0
+        for seg in segments.dropLast() { start += seg.length ?? 0; out.append(start) }
+        return out
+    }
 
     public init(base: Double, segments: [Segment]) {
         self.base = base

@@ -9,8 +9,12 @@ public enum OptimizerFactory {
         if c.nesterov && (c.name != .sgd || c.momentum == 0) {
             throw CoordinatorError("optimizer.nesterov needs optimizer.name sgd with optimizer.momentum > 0 (got \(c.name.rawValue), momentum \(c.momentum)); set optimizer.nesterov: false")
         }
-        let groups = ParameterGroup.decayAndNoDecay(parameters, weightDecay: Float(c.weightDecay),
-                                                    noDecayOnBNAndBias: c.noDecayBNBias)
+        let unmatched = ParameterPatterns.unmatched(parameters, lrScales: c.lrScales, noDecay: c.noDecay)
+        guard unmatched.isEmpty else {
+            throw CoordinatorError("optimizer: pattern(s) \(unmatched.map { "'\($0)'" }.joined(separator: ", ")) match no parameter of this model (names look like '\(parameters.first?.0 ?? "")'); fix or remove them")
+        }
+        let groups = ParameterPatterns.groups(parameters, weightDecay: Float(c.weightDecay), noDecayBNBias: c.noDecayBNBias,
+                                              lrScales: c.lrScales, noDecay: c.noDecay)
         let lr = Float(lr)
         switch c.name {
         case .adamw:

@@ -34,6 +34,7 @@ public final class SupervisedTrainer {
     let optimizer: any Optimizer
     let reducer: GradientReducer
     let schedule: Schedule
+    let weightDecaySchedule: Schedule
     let trainSet: FashionMNIST
     let testSet: FashionMNIST
     let iterationsPerEpoch: Int
@@ -81,6 +82,7 @@ public final class SupervisedTrainer {
         let baseLR = config.baseLR(worldSize: world.size)
         optimizer = try OptimizerFactory.make(config.optimizer, parameters: model.namedParameters(), lr: baseLR)
         schedule = ScheduleFactory.learningRate(config, base: baseLR, iterationsPerEpoch: iterationsPerEpoch)
+        weightDecaySchedule = ScheduleFactory.weightDecay(config, iterationsPerEpoch: iterationsPerEpoch)
         let mode: ProgressMode = world.rank == 0 ? config.run.progress : .none
         self.progress = progress?(iterationsPerEpoch)
             ?? ProgressDisplay(mode: mode, iterationsPerEpoch: iterationsPerEpoch,
@@ -210,6 +212,9 @@ public final class SupervisedTrainer {
                 }
                 lr = schedule.value(at: globalIteration)
                 optimizer.learningRate = Float(lr)
+                if config.optimizer.weightDecay > 0 {
+                    optimizer.weightDecayScale = Float(weightDecaySchedule.value(at: globalIteration) / config.optimizer.weightDecay)
+                }
                 optimizer.zeroGrad()
                 for m in 0..<micro {
                     guard let batch = loader.next() else {

@@ -1,6 +1,33 @@
 import ArgumentParser
 import Coordinator
+import Data
+import Engine
 import Foundation
+
+/// `concord export CKPT --to FILE.safetensors`: a checkpoint's model for PyTorch.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a checkpoint's model (parameters and buffers) as safetensors with torchvision names.",
+        discussion: "In PyTorch: model.load_state_dict(safetensors.torch.load_file(FILE)).")
+
+    @Argument(help: "Checkpoint file (.ckpt).") var checkpoint: String
+    @Option(help: "Output .safetensors file.") var to: String
+
+    func run() throws {
+        let file = try CheckpointFile(contentsOf: checkpoint)
+        var out = SafeTensors(source: to)
+        var count = 0
+        for e in file.entries where e.name.hasPrefix("model.") && e.dtype == .f32 {
+            out.set(String(e.name.dropFirst("model.".count)), Tensor(shape: e.shape, values: try file.floats(e.name)))
+            count += 1
+        }
+        guard count > 0 else { throw CLIError("\(checkpoint) holds no model tensors (model.*); pass a checkpoint written by concord train") }
+        out.metadata = file.metadata.merging(["source": checkpoint]) { $1 }
+        try out.write(to: to)
+        print("\(to): \(count) tensors from \(checkpoint)")
+    }
+}
 
 /// `concord checkpoint inspect|verify|diff`: look into checkpoint files without training.
 struct CheckpointCommand: ParsableCommand {
