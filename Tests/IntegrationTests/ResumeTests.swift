@@ -136,6 +136,17 @@ final class ResumeTests: XCTestCase {
         XCTAssertTrue(missing.output.contains("none.ckpt' does not exist"), missing.output)
     }
 
+    /// A restart cannot fix a bad config: supervise stops at once with its status (2).
+    func testSuperviseStopsOnAPermanentError() throws {
+        let supervise = Concord.repositoryRoot.appendingPathComponent("launch/supervise").path
+        let r = try MPIRun.execute(supervise, ["--backoff", "0", "--", binary, "train", "configs/smoke.yaml", "--set", "train.epochs=zero"],
+                                   environment: [:], directory: Concord.repositoryRoot, timeout: 60)
+        XCTAssertEqual(r.status, 2, r.output)
+        XCTAssertTrue(r.output.contains("train.epochs"), r.output)
+        XCTAssertTrue(r.output.contains("not restarting"), r.output)
+        XCTAssertFalse(r.output.contains("restarting in"), r.output)
+    }
+
     // MARK: Two ranks
 
     private func mpirun(_ args: [String]) -> [String] {
