@@ -197,6 +197,7 @@ public final class SupervisedTrainer {
                                      startBatch: resuming ? begin.batchInEpoch : 0)
             defer { loader.stop() }
             var lr = 0.0
+            var freshExamples = 0.0   // examples this process trained on in this epoch (throughput)
             while globalIteration < lastIteration && (globalIteration - epoch * iterationsPerEpoch) < iterationsPerEpoch {
                 // Every rank learns at the step check whether any rank was asked to stop.
                 if fault?.fires(.skipStep, step: globalIteration, rank: world.rank) ?? false {
@@ -231,6 +232,7 @@ public final class SupervisedTrainer {
                     sums[0] += Double(loss.item) * Double(batch.labels.count)
                     sums[1] += Double(Self.correctCount(logits, batch.labels))
                     sums[2] += Double(batch.labels.count)
+                    freshExamples += Double(batch.labels.count)
                 }
                 // reduce, step
                 let reduced = try reducer.finish()
@@ -252,12 +254,12 @@ public final class SupervisedTrainer {
             }
             augmentRNG = loader.randomState
             // Training metrics over every rank's examples.
-            var totals = Array(sums.prefix(3))
+            var totals = Array(sums.prefix(3)) + [freshExamples]
             try totals.withUnsafeMutableBufferPointer { try world.allreduce($0, op: .sum) }
             let seconds = Clock.now() - startedAt
             var metrics = EpochMetrics(epoch: epoch + 1, trainLoss: totals[0] / max(totals[2], 1),
                                        trainAccuracy: totals[1] / max(totals[2], 1), testLoss: nil, testAccuracy: nil,
-                                       learningRate: lr, seconds: seconds, imagesPerSecond: totals[2] / seconds,
+                                       learningRate: lr, seconds: seconds, imagesPerSecond: totals[3] / seconds,
                                        skippedSteps: Int(sums[3]))
             let every = config.train.evalEvery
             if every > 0 && ((epoch + 1) % every == 0 || epoch == epochs - 1 || globalIteration >= lastIteration) {
