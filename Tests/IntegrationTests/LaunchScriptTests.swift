@@ -28,6 +28,10 @@ final class LaunchScriptTests: XCTestCase {
         let dir = scratch.appendingPathComponent("run").path
         let r = try script("launch/run", [smoke, "-n", "2", "--", "--set", "train.iterations=30", "--set", "train.eval_every=0", "--set", "run.dir=" + dir])
         XCTAssertEqual(r.status, 0, r.output)
+        // Output to a pipe: plain progress lines, no bar redrawn with control characters
+        // (mpirun gives its ranks a pseudo-terminal; launch/run knows better).
+        XCTAssertTrue(r.output.contains("iter 20/"), r.output)
+        XCTAssertFalse(r.output.contains("\u{1B}[") || r.output.contains("\r"), r.output)
         let log = try String(contentsOfFile: dir + "/log.txt", encoding: .utf8)
         XCTAssertTrue(log.contains("2 rank(s)"), log)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/model.safetensors"))
