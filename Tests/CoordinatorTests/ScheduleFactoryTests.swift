@@ -66,4 +66,14 @@ final class ScheduleFactoryTests: XCTestCase {
         XCTAssertEqual(wd.value(at: 50), 5.5e-4, accuracy: 1e-12)
         XCTAssertEqual(wd.value(at: 100), 1e-4, accuracy: 1e-15)
     }
+
+    func testEMAMomentumConstantOrRisingToOne() {
+        let constant = ScheduleFactory.emaMomentum(base: 0.99, cosineToOne: false, iterations: 100)
+        XCTAssertEqual(constant.value(at: 0), 0.99)
+        XCTAssertEqual(constant.value(at: 1000), 0.99)
+        let rising = ScheduleFactory.emaMomentum(base: 0.99, cosineToOne: true, iterations: 100)
+        XCTAssertEqual(rising.value(at: 0), 0.99, accuracy: 1e-12)
+        XCTAssertEqual(rising.value(at: 50), 0.995, accuracy: 1e-12)
+        XCTAssertEqual(rising.value(at: 100), 1, accuracy: 1e-12)
+    }
 }

@@ -120,10 +120,15 @@ final class ResumeTests: XCTestCase {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: newest))
         bytes[bytes.count / 2] ^= 0x20
         try bytes.write(to: URL(fileURLWithPath: newest))
+        // And the one before it cut short, as a crash in mid-write by another writer would leave it.
+        let previous = dir("run") + "/checkpoints/" + checkpoints[checkpoints.count - 2]
+        let whole = try Data(contentsOf: URL(fileURLWithPath: previous))
+        try whole.prefix(whole.count / 3).write(to: URL(fileURLWithPath: previous))
         let resumed = try Concord.run(options("run") + ["--resume", "auto"])
         XCTAssertEqual(resumed.status, 0, resumed.output)
-        XCTAssertTrue(resumed.output.contains("skipping checkpoint '\(newest)'"), resumed.output)
-        XCTAssertTrue(resumed.output.contains("resumed from \(dir("run"))/checkpoints/\(checkpoints[checkpoints.count - 2])"), resumed.output)
+        XCTAssertTrue(resumed.output.contains("skipping checkpoint '\(newest)'") && resumed.output.contains("corrupted"), resumed.output)
+        XCTAssertTrue(resumed.output.contains("skipping checkpoint '\(previous)' is truncated"), resumed.output)
+        XCTAssertTrue(resumed.output.contains("resumed from \(dir("run"))/checkpoints/\(checkpoints[checkpoints.count - 3])"), resumed.output)
     }
 
     func testAChangedModelIsRefusedAndABadPathNamed() throws {

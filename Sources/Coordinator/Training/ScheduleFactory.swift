@@ -40,4 +40,11 @@ public enum ScheduleFactory {
                             segments: [.cosine(iterations: total, final: config.schedule.finalWeightDecay)])
         }
     }
+
+    /// The momentum encoder's EMA momentum: constant at `base`, or (`cosineToOne`) rising
+    /// along a half cosine from `base` to 1 over `iterations` (BYOL / MoCo v3 style).
+    public static func emaMomentum(base: Double, cosineToOne: Bool, iterations: Int) -> Schedule {
+        cosineToOne ? Schedule(base: base, segments: [.cosine(iterations: max(iterations, 1), final: 1)])
+                    : Schedule(base: base, segments: [.constant(iterations: nil)])
+    }
 }
