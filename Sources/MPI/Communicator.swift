@@ -265,15 +265,24 @@ public final class AllreduceRequest {
 
 extension Communicator {
     /// Runs `body` on rank 0 only and tells every rank whether it succeeded: rank 0 gets the
-    /// value (or rethrows the error), the others get nil (or an error saying rank 0 failed),
-    /// so no rank goes on alone into a collective the others will never join.
-    public func agreeOnRank0<T>(_ body: () throws -> T) throws -> T? {
+    /// value (or rethrows the error), the others get nil (or `PeerFailure` carrying the exit
+    /// status `status(error)` rank 0 will end with), so no rank goes on alone into a
+    /// collective the others will never join, and all end with the same status.
+    public func agreeOnRank0<T>(status: (Error) -> Int32 = { _ in 1 }, _ body: () throws -> T) throws -> T? {
         var result: Result<T, Error>?
         if rank == 0 { result = Result { try body() } }
-        var ok: [UInt8] = [rank == 0 ? (result.map { if case .success = $0 { 1 } else { 0 } } ?? 0) : 0]
-        try ok.withUnsafeMutableBufferPointer { try broadcast($0, root: 0) }
+        var code: [Int64] = [0]
+        if rank == 0, case .failure(let error) = result { code[0] = Int64(status(error)) }
+        try code.withUnsafeMutableBufferPointer { try broadcast($0, root: 0) }
         if rank == 0, let result { return try result.get() }
-        if ok[0] == 0 { throw DistributedError("rank 0 could not start the run (it reports why); rank \(rank) stops too") }
+        if code[0] != 0 { throw PeerFailure(status: Int32(code[0])) }
         return nil
     }
+}
+
+/// Rank 0 failed and reports why; this rank ends with the same exit status, silently.
+public struct PeerFailure: Error, CustomStringConvertible {
+    /// The exit status rank 0 ends with.
+    public let status: Int32
+    public var description: String { "rank 0 could not go on (it reports why)" }
 }

@@ -44,6 +44,7 @@ enum RankErrors {
                 FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
                 throw ExitCode(exitStatus(for: error))
             }
+            if let peer = error as? PeerFailure { world.abort(code: peer.status) }
             FileHandle.standardError.write(Data("concord: rank \(world.rank): \(error)\n".utf8))
             world.abort(code: exitStatus(for: error))
         }

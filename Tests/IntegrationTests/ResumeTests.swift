@@ -70,12 +70,27 @@ final class ResumeTests: XCTestCase {
         let reference = try Concord.run(options("reference"))
         XCTAssertEqual(reference.status, 0, reference.output)
         XCTAssertEqual(try metrics("reference").count, 2)
-        // Mid-epoch 1, then mid-epoch 2 (after the epoch-end checkpoint).
+        // Mid-epoch 1, then mid-epoch 2 (past the epoch-end checkpoint at 234).
         _ = try runAndKill(binary, options("killed"), when: { latest("killed") >= 75 })
         _ = try runAndKill(binary, options("killed") + ["--resume", "auto"], when: { latest("killed") >= 250 })
         let resumed = try Concord.run(options("killed") + ["--resume", "auto"])
         XCTAssertEqual(resumed.status, 0, resumed.output)
         XCTAssertTrue(resumed.output.contains("resumed from"), resumed.output)
+        try assertSameRun("reference", "killed")
+    }
+
+    /// Every stream and counter a resume must restore: augmentation, dropout masks, AdamW's
+    /// per-parameter steps, a warm-up + cosine schedule, two micro-batches per step.
+    func testResumeIsExactWithAugmentationDropoutAdamWAndMicroBatches() throws {
+        let extra = ["--set", "data.augment=true", "--set", "model.dropout=0.2", "--set", "optimizer.name=adamw",
+                     "--set", "optimizer.lr=0.002", "--set", "schedule.kind=cosine", "--set", "schedule.warmup_epochs=0.5",
+                     "--set", "train.accumulation_steps=2"]
+        let reference = try Concord.run(options("reference") + extra)
+        XCTAssertEqual(reference.status, 0, reference.output)
+        _ = try runAndKill(binary, options("killed") + extra, when: { latest("killed") >= 100 })
+        _ = try runAndKill(binary, options("killed") + extra + ["--resume", "auto"], when: { latest("killed") >= 234 })
+        let resumed = try Concord.run(options("killed") + extra + ["--resume", "auto"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
         try assertSameRun("reference", "killed")
     }
 
@@ -152,7 +167,35 @@ final class ResumeTests: XCTestCase {
         XCTAssertFalse(r.output.contains("restarting in"), r.output)
     }
 
+    /// Continuing from an older checkpoint sets the later ones aside: they are neither pruned
+    /// in place of this run's nor taken by a later --resume auto.
+    func testResumingFromAnOlderCheckpointSetsTheLaterOnesAside() throws {
+        XCTAssertEqual(try Concord.run(options("run")).status, 0)
+        // Kept: 225, 234, 250, 275. Continue from 225 and stop at 260.
+        let older = dir("run") + "/checkpoints/iter-00000225.ckpt"
+        let again = try Concord.run(options("run") + ["--resume", older, "--set", "train.iterations=260"])
+        XCTAssertEqual(again.status, 0, again.output)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir("run") + "/checkpoints")
+        XCTAssertTrue(names.contains("stale-iter-00000275.ckpt"), "\(names)")
+        XCTAssertFalse(names.contains("iter-00000275.ckpt"), "\(names)")
+        XCTAssertTrue(names.contains("iter-00000250.ckpt"), "\(names)")
+        XCTAssertEqual(try String(contentsOfFile: dir("run") + "/checkpoints/latest", encoding: .utf8), "iter-00000250.ckpt\n")
+    }
+
     // MARK: Two ranks
+
+    /// An error only rank 0 sees (the run directory already holds a run): every rank ends with
+    /// its status, 2, and the supervisor does not restart.
+    func testARank0OnlyPermanentErrorStopsTheSupervisor() throws {
+        try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
+        XCTAssertEqual(try Concord.run(options("run") + ["--set", "train.iterations=30"]).status, 0)
+        let supervise = Concord.repositoryRoot.appendingPathComponent("launch/supervise").path
+        let r = try MPIRun.execute(supervise, ["--backoff", "0", "--", "/usr/bin/env"] + mpirun(options("run")),
+                                   environment: mpiEnvironment, directory: Concord.repositoryRoot, timeout: 120)
+        XCTAssertEqual(r.status, 2, r.output)
+        XCTAssertTrue(r.output.contains("already holds a run"), r.output)
+        XCTAssertFalse(r.output.contains("restarting in"), r.output)
+    }
 
     private func mpirun(_ args: [String]) -> [String] {
         ["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", "-x", "CONCORD_FAULT", binary] + args

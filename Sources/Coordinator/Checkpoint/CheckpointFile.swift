@@ -251,8 +251,8 @@ public struct CheckpointFile {
     /// that kill a run in the middle of a checkpoint write.
     static func writeAtomically(_ bytes: [UInt8], to path: String, pauseBeforeRename: Double = 0) throws {
         let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
-        let temporary = directory + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let temporary = directory + "/." + (path as NSString).lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else {
             throw CheckpointError(path, "cannot be written: \(String(cString: strerror(errno))) creating \(temporary); check that the run directory exists and is writable")
         }
@@ -310,5 +310,6 @@ public struct CheckpointError: Error, CustomStringConvertible {
     /// "checkpoint 'PATH' …".
     public let description: String
 
-    init(_ source: String, _ problem: String) { description = "checkpoint '\(source)' \(problem)" }
+    /// "checkpoint 'SOURCE' PROBLEM".
+    public init(_ source: String, _ problem: String) { description = "checkpoint '\(source)' \(problem)" }
 }

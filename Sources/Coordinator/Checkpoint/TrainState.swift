@@ -44,6 +44,8 @@ public struct TrainState: Codable, Equatable {
         for (name, t) in optimizer { file.set("optimizer." + name, floats: t.values, shape: t.shape) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        // A non-finite loss (a skipped step) must not make the state unsavable.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         file.set("state.json", bytes: Array(try encoder.encode(self)))
         file.set("config.yaml", bytes: Array(configYAML.utf8))
         file.metadata = ["kind": "train-state", "iteration": String(iteration), "epoch": String(epoch),
@@ -54,7 +56,9 @@ public struct TrainState: Codable, Equatable {
     /// The state saved in `file`.
     public init(from file: CheckpointFile) throws {
         do {
-            self = try JSONDecoder().decode(TrainState.self, from: Data(try file.bytes("state.json")))
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            self = try decoder.decode(TrainState.self, from: Data(try file.bytes("state.json")))
         } catch let error as CheckpointError {
             throw error
         } catch {

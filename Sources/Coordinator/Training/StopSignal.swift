@@ -10,6 +10,7 @@ public enum StopSignal {
 
     /// Installs the handlers. A second signal of the same kind ends the process at once.
     public static func install() {
+        signalNumber = 0   // initialised here, never first inside a handler
         for s in [SIGTERM, SIGINT] {
             signal(s) { number in
                 if StopSignal.signalNumber != 0 { _exit(128 + number) }

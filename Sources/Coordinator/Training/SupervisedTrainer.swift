@@ -116,6 +116,20 @@ public final class SupervisedTrainer {
     /// must have this config's parameter names and shapes.
     public func restore(_ file: CheckpointFile) throws -> String {
         let state = try TrainState(from: file)
+        let micro = config.train.accumulationSteps
+        func refuse(_ what: String) -> CoordinatorError {
+            CoordinatorError("checkpoint '\(file.source)' \(what); resume with the config the run was started with (its config.yaml)")
+        }
+        guard state.samplerSeed == UInt64(config.train.seed) else {
+            throw refuse("was saved with train.seed \(state.samplerSeed), this config has \(config.train.seed)")
+        }
+        guard state.epoch <= config.train.epochs else {
+            throw refuse("is at epoch \(state.epoch + 1), beyond this config's train.epochs \(config.train.epochs)")
+        }
+        guard state.batchInEpoch % micro == 0, state.batchInEpoch / micro <= iterationsPerEpoch,
+              state.iteration == state.epoch * iterationsPerEpoch + state.batchInEpoch / micro else {
+            throw refuse("is at iteration \(state.iteration) (epoch \(state.epoch + 1), batch \(state.batchInEpoch)), which does not match this config's \(iterationsPerEpoch) iterations per epoch of \(micro) micro-batch(es)")
+        }
         for (name, t) in model.namedParameters() + model.namedBuffers() {
             guard let entry = try? file.entry("model." + name), entry.dtype == .f32, entry.shape == t.shape else {
                 let found = (try? file.entry("model." + name)).map { "shape \($0.shape)" } ?? "no such entry"
@@ -140,6 +154,9 @@ public final class SupervisedTrainer {
             start = Position(epoch: state.epoch, batchInEpoch: state.batchInEpoch, augmentation: state.augmentation[world.rank],
                              epochSums: state.epochSums[world.rank])
             let dropouts = Self.dropoutLayers(in: model)
+            guard dropouts.count == state.dropout[world.rank].count else {
+                throw refuse("holds \(state.dropout[world.rank].count) dropout stream(s), this model has \(dropouts.count) dropout layer(s)")
+            }
             for (layer, rng) in zip(dropouts, state.dropout[world.rank]) { layer.rng = rng }
         } else {
             // Another world size: the global batch is kept (set by the caller), each rank's
@@ -147,7 +164,10 @@ public final class SupervisedTrainer {
             let fresh = RandomGenerator(seed: UInt64(config.train.seed) &+ UInt64(state.iteration) &* 1_000_003, purpose: .augmentation,
                                         index: UInt64(world.rank))
             var sums = [0.0, 0.0, 0.0, 0.0]
-            if world.rank == 0 { for r in state.epochSums { for i in 0..<4 { sums[i] += r[i] } } }
+            if world.rank == 0 {
+                for r in state.epochSums { for i in 0..<3 { sums[i] += r[i] } }
+                sums[3] = state.epochSums.first?[3] ?? 0   // every rank counts each skipped step
+            }
             start = Position(epoch: state.epoch, batchInEpoch: state.batchInEpoch, augmentation: fresh, epochSums: sums)
             note += "; saved on \(state.worldSize) rank(s), now \(world.size): global batch \(config.train.batchSize * world.size) kept (\(config.train.batchSize) per rank), random streams re-derived, so the continuation is not bit-identical to an uninterrupted run"
         }
@@ -248,7 +268,8 @@ public final class SupervisedTrainer {
                                 metrics: [("loss", sums[0] / max(sums[2], 1)), ("acc", sums[1] / max(sums[2], 1)), ("lr", lr)])
                 let every = config.checkpoint.everyIterations
                 let epochEnds = globalIteration - epoch * iterationsPerEpoch == iterationsPerEpoch
-                if every > 0 && globalIteration % every == 0 && !epochEnds && globalIteration < lastIteration {
+                if every > 0 && globalIteration % every == 0 && !(epochEnds && config.checkpoint.everyEpoch)
+                    && globalIteration < lastIteration {
                     try saveCheckpoint(epoch: epoch, loader: loader, sums: sums, wait: false)
                 }
             }
@@ -402,7 +423,7 @@ public final class SupervisedTrainer {
         for (name, t) in model.namedParameters() + model.namedBuffers() { file.set("model." + name, floats: t.values, shape: t.shape) }
         for (name, t) in optimizer.namedState() { file.set("optimizer." + name, floats: t.values, shape: t.shape) }
         file.set("config.yaml", bytes: Array(config.yaml().utf8))
-        file.metadata = ["kind": "final", "iteration": String(globalIteration), "epochs": String(history.count),
+        file.metadata = ["kind": "final", "iteration": String(globalIteration), "epochs": String(metricsLines.count),
                          "config_hash": config.hash, "world_size": String(world.size), "model": config.model.name.rawValue]
         let sizes = try file.write(to: run.checkpointsPath + "/final.ckpt")
         try run.appendLog(String(format: "checkpoints/final.ckpt: %d bytes of state stored in %d (%.3f×)", sizes.rawBytes, sizes.storedBytes, sizes.ratio))

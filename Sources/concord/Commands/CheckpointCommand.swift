@@ -105,9 +105,13 @@ struct CheckpointCommand: ParsableCommand {
                 switch ex.dtype {
                 case .f32:
                     let u = try x.floats(name), v = try y.floats(name)
-                    let difference = zip(u, v).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) }
-                    if difference > atol { differing += 1 }
-                    print("\(name): max |Δ| " + String(format: "%.3g", difference))
+                    // NaN against anything but the same NaN is a difference, and without a
+                    // tolerance "identical" means the same bits (−0 is not +0).
+                    let nanMismatch = zip(u, v).contains { $0.isNaN != $1.isNaN }
+                    let difference = zip(u, v).reduce(0.0) { $1.0.isNaN || $1.1.isNaN ? $0 : max($0, abs(Double($1.0) - Double($1.1))) }
+                    let differs = nanMismatch || (atol == 0 ? ex.bytes != ey.bytes : difference > atol)
+                    if differs { differing += 1 }
+                    print("\(name): max |Δ| " + String(format: "%.3g", difference) + (nanMismatch ? " (NaN differs)" : differs && difference == 0 ? " (bits differ)" : ""))
                 case .i64:
                     let u = try x.int64s(name), v = try y.int64s(name)
                     let difference = zip(u, v).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) }

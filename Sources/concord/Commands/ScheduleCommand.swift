@@ -21,7 +21,10 @@ struct ScheduleCommand: ParsableCommand {
 
     func run() throws {
         let cfg = try ConfigLoader.load(path: config, overrides: overrides)
-        let perEpoch = FashionMNIST.trainCount / ranks / cfg.train.batchSize
+        // As the trainer counts: rank 0's shard of the training set, in whole batches.
+        let shard = ShardedSampler(datasetCount: FashionMNIST.trainCount, rank: 0, worldSize: ranks, seed: 0,
+                                   padTail: cfg.distributed.shardTail == .pad).count
+        let perEpoch = shard / cfg.train.batchSize
         guard perEpoch >= 1 else {
             throw CLIError("train.batch_size \(cfg.train.batchSize) × \(ranks) rank(s) is larger than the \(FashionMNIST.trainCount) training images")
         }
