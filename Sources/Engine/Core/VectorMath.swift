@@ -74,6 +74,31 @@ public enum VectorMath {
         return s
     }
 
+    /// (Σ a[i], Σ a[i]·(b[i] − c)) in double precision, in one pass over `a` — the two sums
+    /// of batch norm's backward pass. Each sum is accumulated exactly as `sumDouble` and
+    /// `dotCenteredDouble` do, so the results are the same bits.
+    @inlinable
+    public static func sumAndDotCenteredDouble(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int,
+                                               center c: Double) -> (sum: Double, dot: Double) {
+        var s0 = SIMD4<Double>(), s1 = SIMD4<Double>(), d0 = SIMD4<Double>(), d1 = SIMD4<Double>()
+        let cv = SIMD4<Double>(repeating: c)
+        var i = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while i + 8 <= n {
+            let x = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let y = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let xl = SIMD4<Double>(x.lowHalf), xh = SIMD4<Double>(x.highHalf)
+            s0 += xl
+            s1 += xh
+            d0 += xl * (SIMD4<Double>(y.lowHalf) - cv)
+            d1 += xh * (SIMD4<Double>(y.highHalf) - cv)
+            i += 8
+        }
+        var sum = (s0 + s1).sum(), dot = (d0 + d1).sum()
+        while i < n { sum += Double(a[i]); dot += Double(a[i]) * (Double(b[i]) - c); i += 1 }
+        return (sum, dot)
+    }
+
     /// y = max(x, 0). Written as a select so LLVM vectorises it.
     @inlinable
     public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {

@@ -108,8 +108,9 @@ extension Tensor {
                 let mu = Double(mean.data[ch])
                 for img in 0..<n {
                     let gp = pg + (img * c + ch) * hw, xp = px + (img * c + ch) * hw
-                    sums[ch] += VectorMath.sumDouble(gp, hw)
-                    sums[c + ch] += VectorMath.dotCenteredDouble(gp, xp, hw, center: mu)   // Σ dy·(x − μ)
+                    let (g, gx) = VectorMath.sumAndDotCenteredDouble(gp, xp, hw, center: mu)   // Σ dy, Σ dy·(x − μ)
+                    sums[ch] += g
+                    sums[c + ch] += gx
                 }
             }
             let sumG = (0..<c).map { Float(sums[$0]) }
