@@ -49,11 +49,11 @@ final class OpGradientTests: XCTestCase {
         checkGradients([input([2, 8, 5, 5]), input([8, 8, 1, 1])]) { $0[0].conv2d(weight: $0[1]) }
     }
 
-    /// 28×28 maps run image by image; 14×14 maps take the weight gradient in groups of ten
-    /// images, so a batch of twelve ends in a partial group.
+    /// 28×28 maps run image by image; 14×14 maps take the weight gradient in groups of four
+    /// images (1024 grid columns), so a batch of thirteen ends in a partial group.
     func testConv2dImageGroups() {
         convAgainstDirectLoop(n: 3, size: 28)
-        convAgainstDirectLoop(n: 12, size: 14)
+        convAgainstDirectLoop(n: 13, size: 14)
     }
 
     /// Splitting images across threads (with per-thread weight-gradient partials) gives the
@@ -77,19 +77,35 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
-    func convAgainstDirectLoop(n: Int, size s: Int) {
-        let x = input([n, 16, s, s]), w = input([4, 16, 3, 3], scale: 0.1), b = input([4])
-        checkGradients([x, w, b], samples: 20) { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: 1) }
-        // Forward against a direct loop.
-        let y = Autograd.noGrad { x.conv2d(weight: w, bias: b, stride: 1, padding: 1) }
-        for (img, oc, oy, ox) in [(0, 0, 0, 0), (n - 1, 1, s / 2, s - 1), (n - 1, 3, s - 1, 5), (n / 2, 2, 9, 9)] {
+    /// The padded layout shares one border between neighbouring rows; kernels and paddings
+    /// other than 3×3 / 1 must still see zeros exactly where the image ends, on both the
+    /// image-by-image (20×20) and the grouped (7×7) weight-gradient paths.
+    func testConv2dOtherKernelsAndPaddings() {
+        for size in [20, 7] {
+            convAgainstDirectLoop(n: 3, size: size, kernel: 5, padding: 2)
+            convAgainstDirectLoop(n: 3, size: size, kernel: 3, padding: 0)
+            convAgainstDirectLoop(n: 3, size: size, kernel: 3, padding: 2)
+            convAgainstDirectLoop(n: 3, size: size, kernel: 1, padding: 1)
+        }
+    }
+
+    func convAgainstDirectLoop(n: Int, size s: Int, kernel k: Int = 3, padding p: Int = 1) {
+        let c = 8
+        let x = input([n, c, s, s]), w = input([4, c, k, k], scale: 0.1), b = input([4])
+        checkGradients([x, w, b], samples: 20) { $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 1, padding: p) }
+        // Forward against a direct loop, at corners, edges and the middle.
+        let y = Autograd.noGrad { x.conv2d(weight: w, bias: b, stride: 1, padding: p) }
+        let so = s + 2 * p - k + 1
+        XCTAssertEqual(y.shape, [n, 4, so, so])
+        for (img, oc, oy, ox) in [(0, 0, 0, 0), (n - 1, 1, so / 2, so - 1), (n - 1, 3, so - 1, min(5, so - 1)),
+                                  (n / 2, 2, so - 1, 0), (0, 1, 0, so - 1), (n / 2, 2, so / 2, so / 2)] {
             var acc = b[flat: oc]
-            for ci in 0..<16 { for ky in 0..<3 { for kx in 0..<3 {
-                let iy = oy - 1 + ky, ix = ox - 1 + kx
+            for ci in 0..<c { for ky in 0..<k { for kx in 0..<k {
+                let iy = oy - p + ky, ix = ox - p + kx
                 if iy < 0 || iy >= s || ix < 0 || ix >= s { continue }
-                acc += x[flat: ((img * 16 + ci) * s + iy) * s + ix] * w[flat: ((oc * 16 + ci) * 3 + ky) * 3 + kx]
+                acc += x[flat: ((img * c + ci) * s + iy) * s + ix] * w[flat: ((oc * c + ci) * k + ky) * k + kx]
             } } }
-            XCTAssertEqual(y[flat: ((img * 4 + oc) * s + oy) * s + ox], acc, accuracy: 1e-4)
+            XCTAssertEqual(y[flat: ((img * 4 + oc) * so + oy) * so + ox], acc, accuracy: 1e-4, "k \(k) p \(p) size \(s) at \((img, oc, oy, ox))")
         }
     }
 

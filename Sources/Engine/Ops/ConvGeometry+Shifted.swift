@@ -1,15 +1,21 @@
 /// Stride-1 convolution as shifted GEMMs over a zero-padded copy of each image (see
 /// `ShiftedGemm`): no im2col buffer is written or read.
+///
+/// Padded layout: each channel is Hp = H + 2p rows of Wp = W + p floats, p zeros followed by
+/// the W pixels. The p zeros at the start of a row are also the right border of the row
+/// before (a window running past column W − 1 wraps into them), so a row needs p border
+/// columns, not 2p, and the output grid (Ho rows of Wp columns) carries only Wp − Wo junk
+/// columns per row: 1 for a 3×3 "same" convolution.
 extension ConvGeometry {
     /// Whether the forward pass and weight gradient can run as shifted GEMMs.
     var runsShifted: Bool { stride == 1 && o % 4 == 0 }
 
     var paddedHeight: Int { h + 2 * padding }
-    var paddedWidth: Int { w + 2 * padding }
+    var paddedWidth: Int { w + padding }
     /// Output columns on the padded-width grid (Wp − Wo junk columns per output row).
     var gridColumns: Int { ho * paddedWidth }
 
-    /// Floats a padded image buffer needs so every window can be read to a multiple of 8.
+    /// Floats a padded image buffer needs so every window can be read to a multiple of 16.
     var paddedBufferLength: Int {
         (c - 1) * paddedHeight * paddedWidth + (kh - 1) * paddedWidth + (kw - 1) + ShiftedGemm.paddedColumns(gridColumns)
     }
@@ -22,13 +28,15 @@ extension ConvGeometry {
         return offsets
     }
 
-    /// Copies one image into `buffer` ([C, Hp, Wp] plus slack) with a zero border.
+    /// Copies one image into `buffer` ([C, Hp, Wp] plus slack) in the padded layout.
     func pad(_ x: UnsafePointer<Float>, into buffer: UnsafeMutablePointer<Float>) {
         buffer.update(repeating: 0, count: paddedBufferLength)
         let hp = paddedHeight, wp = paddedWidth
         for ci in 0..<c {
             for iy in 0..<h {
-                (buffer + (ci * hp + iy + padding) * wp + padding).update(from: x + (ci * h + iy) * w, count: w)
+                // Rows are short (7–28 floats): a loop beats a memmove call per row.
+                let dst = buffer + ((ci &* hp &+ iy &+ padding) &* wp &+ padding), src = x + (ci &* h &+ iy) &* w
+                for ix in 0..<w { dst[ix] = src[ix] }
             }
         }
     }
@@ -63,27 +71,24 @@ extension ConvGeometry {
     /// dW[O, C·kh·kw] (=|+=) Σ_images Σ_j dY[o, j] · window(ci, ky, kx)[j].
     ///
     /// Small maps (a few hundred grid columns) would spend most of each tile reducing its
-    /// accumulators; there, groups of images are lowered side by side (im2col) so each
-    /// reduction covers about a thousand columns.
+    /// accumulators; there, groups of images are laid side by side (see
+    /// `groupedWeightGradient`) so each reduction covers about a thousand columns.
     func shiftedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
         if gridColumns < 256 {
             groupedWeightGradient(x: x, gy: gy, dw: dw, overwrite: overwrite)
             return
         }
-        let wp = paddedWidth, length = ShiftedGemm.paddedColumns(gridColumns)
+        let length = ShiftedGemm.paddedColumns(gridColumns)
         let offsets = windowOffsets()
         // Thread 0 accumulates into dw itself; the others into partials summed at the end.
         let partials = (1..<min(Parallel.threads, n)).map { _ in Tensor(uninitializedShape: [o, colRows]) }
         offsets.withUnsafeBufferPointer { off in Parallel.chunks(n) { part, images in
             let padded = Tensor(uninitializedShape: [paddedBufferLength])
-            let dy = Tensor.zeros([o, length])   // dy: [O, Ho·Wp (padded to 8)], junk columns stay 0
+            let dy = Tensor.zeros([o, length])   // dy: [O, Ho·Wp (padded to 16)], junk columns stay 0
             let target = part == 0 ? dw : partials[part - 1].data
             for img in images {
                 pad(x + img * inPlane, into: padded.data)
-                let src = gy + img * outPlane
-                for oc in 0..<o {
-                    for oy in 0..<ho { (dy.data + oc * length + oy * wp).update(from: src + (oc * ho + oy) * wo, count: wo) }
-                }
+                scatterToGrid(gy + img * outPlane, into: dy.data, ld: length)
                 let first = img == images.lowerBound
                 ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: length, a: dy.data, lda: length,
                                                base: padded.data, rowOffsets: off.baseAddress!, c: target, ldc: colRows,
@@ -93,33 +98,56 @@ extension ConvGeometry {
         for p in partials { for i in 0..<(o * colRows) { dw[i] += p.data[i] } }
     }
 
-    /// dW over groups of images lowered with im2col into [C·kh·kw, G·HW] (rows are the windows).
+    /// dW over groups of images side by side: row r of `windows` holds window r of each
+    /// image's padded copy, one contiguous run of Ho·Wp floats per image (a copy, not an
+    /// im2col gather), against the output gradients on the same grid.
     func groupedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
-        let hw = colCols
+        let grid = gridColumns
         // About 1024 columns per group: measured faster than 512, 768, 2048 and 4096 on ResNet-20
-        // (the lowered group, [C·9, 1024] for 64 channels, stays in L2).
-        let group = max(1, min(n, 1024 / hw))
+        // (a group's windows, [C·9, 1024] for 64 channels, stay in L2).
+        let group = max(1, min(n, 1024 / grid))
         let groups = (n + group - 1) / group
-        let ld = ShiftedGemm.paddedColumns(group * hw)
-        let offsets = (0..<colRows).map { $0 * ld }
+        let ld = ShiftedGemm.paddedColumns(group * grid)
+        let offsets = windowOffsets()
+        let rows = (0..<colRows).map { $0 * ld }
         // Thread 0 accumulates into dw itself; the others into partials summed at the end.
         let partials = (1..<min(Parallel.threads, groups)).map { _ in Tensor(uninitializedShape: [o, colRows]) }
-        offsets.withUnsafeBufferPointer { off in Parallel.chunks(groups) { part, mine in
-            let cols = Tensor(uninitializedShape: [colRows, ld])   // cols: [C·kh·kw, G·HW (padded)]
-            let dy = Tensor.zeros([o, ld])                          // dy: [O, G·HW (padded)], pad stays 0
+        rows.withUnsafeBufferPointer { rowStarts in Parallel.chunks(groups) { part, mine in
+            let padded = Tensor(uninitializedShape: [paddedBufferLength])
+            // Zero-filled once: columns past a group's images (and junk grid columns of dy) are
+            // never written, so they hold zeros or finite earlier values multiplied by zero dY.
+            let windows = Tensor.zeros([colRows, ld])   // windows: [C·kh·kw, G·Ho·Wp (padded)]
+            let dy = Tensor.zeros([o, ld])              // dy: [O, G·Ho·Wp (padded)]
             let target = part == 0 ? dw : partials[part - 1].data
             for g in mine {
                 let first = g * group, count = min(group, n - first)
                 if count < group { dy.fill(0) }   // a short last group leaves columns unused: zero them
-                for r in 0..<colRows { (cols.data + r * ld + count * hw).update(repeating: 0, count: ld - count * hw) }
-                for j in 0..<count { im2col(x + (first + j) * inPlane, into: cols.data + j * hw, ld: ld) }
-                gatherOutputGradient(gy, first: first, count: count, into: dy.data, ld: ld)
+                for j in 0..<count {
+                    pad(x + (first + j) * inPlane, into: padded.data)
+                    for r in 0..<colRows {
+                        let src = padded.data + offsets[r], dst = windows.data + (r &* ld &+ j &* grid)
+                        for t in 0..<grid { dst[t] = src[t] }
+                    }
+                    scatterToGrid(gy + (first + j) * outPlane, into: dy.data + j * grid, ld: ld)
+                }
                 let start = g == mine.lowerBound
                 ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: ld, a: dy.data, lda: ld,
-                                               base: cols.data, rowOffsets: off.baseAddress!, c: target, ldc: colRows,
+                                               base: windows.data, rowOffsets: rowStarts.baseAddress!, c: target, ldc: colRows,
                                                accumulate: !(start && (part > 0 || overwrite)))
             }
         } }
         for p in partials { for i in 0..<(o * colRows) { dw[i] += p.data[i] } }
+    }
+
+    /// Copies one image's output gradient [O, Ho, Wo] onto the output grid: row o of `dst`
+    /// (`ld` floats apart) gets dY[o, oy, ox] at column oy·Wp + ox; junk columns are not written.
+    func scatterToGrid(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, ld: Int) {
+        let wp = paddedWidth
+        for oc in 0..<o {
+            for oy in 0..<ho {
+                let from = src + (oc &* ho &+ oy) &* wo, to = dst + (oc &* ld &+ oy &* wp)
+                for ox in 0..<wo { to[ox] = from[ox] }
+            }
+        }
     }
 }
