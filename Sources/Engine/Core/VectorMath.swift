@@ -36,6 +36,26 @@ public enum VectorMath {
         return s
     }
 
+    /// (Σ p[i], Σ p[i]²) in double precision, in one pass: batch norm's forward statistics.
+    @inlinable
+    public static func sumAndSumOfSquaresDouble(_ p: UnsafePointer<Float>, _ n: Int) -> (sum: Double, squares: Double) {
+        var s0 = SIMD4<Double>(), s1 = SIMD4<Double>(), q0 = SIMD4<Double>(), q1 = SIMD4<Double>()
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= n {
+            let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let lo = SIMD4<Double>(x.lowHalf), hi = SIMD4<Double>(x.highHalf)
+            s0 += lo
+            s1 += hi
+            q0 = q0.addingProduct(lo, lo)
+            q1 = q1.addingProduct(hi, hi)
+            i += 8
+        }
+        var sum = (s0 + s1).sum(), squares = (q0 + q1).sum()
+        while i < n { let v = Double(p[i]); sum += v; squares += v * v; i += 1 }
+        return (sum, squares)
+    }
+
     /// Σ (p[i] − c)² in double precision.
     @inlinable
     public static func sumSquaredDeviationDouble(_ p: UnsafePointer<Float>, _ n: Int, from c: Double) -> Double {
@@ -96,6 +116,40 @@ public enum VectorMath {
         }
         var sum = (s0 + s1).sum(), dot = (d0 + d1).sum()
         while i < n { sum += Double(a[i]); dot += Double(a[i]) * (Double(b[i]) - c); i += 1 }
+        return (sum, dot)
+    }
+
+    /// Masks `g` in place with the ReLU that produced `y` (g[i] = 0 where y[i] ≤ 0) and returns
+    /// (Σ g[i], Σ g[i]·(x[i] − c)) of the masked values in double precision: the first pass of
+    /// a batch norm + ReLU backward, reading each stream once.
+    @inlinable
+    public static func reluMaskSumAndDotCenteredDouble(_ g: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>,
+                                                       _ x: UnsafePointer<Float>, _ n: Int,
+                                                       center c: Double) -> (sum: Double, dot: Double) {
+        var s0 = SIMD4<Double>(), s1 = SIMD4<Double>(), d0 = SIMD4<Double>(), d1 = SIMD4<Double>()
+        let cv = SIMD4<Double>(repeating: c)
+        var i = 0
+        let rg = UnsafeMutableRawPointer(g), ry = UnsafeRawPointer(y), rx = UnsafeRawPointer(x)
+        while i + 8 <= n {
+            let off = i &* 4
+            let yv = ry.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self)
+            let gv = SIMD8<Float>().replacing(with: rg.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self),
+                                              where: yv .> 0)
+            rg.storeBytes(of: gv, toByteOffset: off, as: SIMD8<Float>.self)
+            let xv = rx.loadUnaligned(fromByteOffset: off, as: SIMD8<Float>.self)
+            let gl = SIMD4<Double>(gv.lowHalf), gh = SIMD4<Double>(gv.highHalf)
+            s0 += gl
+            s1 += gh
+            d0 += gl * (SIMD4<Double>(xv.lowHalf) - cv)
+            d1 += gh * (SIMD4<Double>(xv.highHalf) - cv)
+            i &+= 8
+        }
+        var sum = (s0 + s1).sum(), dot = (d0 + d1).sum()
+        while i < n {
+            if !(y[i] > 0) { g[i] = 0 }
+            sum += Double(g[i]); dot += Double(g[i]) * (Double(x[i]) - c)
+            i += 1
+        }
         return (sum, dot)
     }
 

@@ -37,32 +37,32 @@ extension Tensor {
         // Element count behind the statistics: this batch, or every replica's.
         var total = Double(m)
         if training {
-            // Two passes (mean, then squared deviations), accumulated in double: batch
-            // statistics feed every later layer's gradient, and float sums here cost
-            // measurable digits against PyTorch's float64 reference.
-            var sums = [Double](repeating: 0, count: c + 1)   // sums: [C] + element count
-            for ch in 0..<c {
-                for img in 0..<n { sums[ch] += VectorMath.sumDouble(px + (img * c + ch) * hw, hw) }
+            // Σx and Σx² in one pass, in double: batch statistics feed every later layer's
+            // gradient, and float sums here cost measurable digits against PyTorch's float64
+            // reference. Σ(x − μ)² = Σx² − μ·Σx then loses only log2(1 + μ²/σ²) of double's 53
+            // bits, invisible at float precision unless |μ|/σ exceeds about 10⁴.
+            var sums = [Double](repeating: 0, count: 2 * c + 1)   // sums: Σx [C], Σx² [C], element count
+            for img in 0..<n {
+                for ch in 0..<c {
+                    let (s, q) = VectorMath.sumAndSumOfSquaresDouble(px + (img * c + ch) * hw, hw)
+                    sums[ch] += s
+                    sums[c + ch] += q
+                }
             }
-            sums[c] = Double(m)
+            sums[2 * c] = Double(m)
             if let crossReplica { sums.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) } }
-            total = sums[c]
+            total = sums[2 * c]
             precondition(total > 1, "batchNorm in training needs more than one value per channel over all replicas, got \(total)")
-            var squares = [Double](repeating: 0, count: c)    // squares: [C]
             for ch in 0..<c {
                 let muD = sums[ch] / total
-                for img in 0..<n { squares[ch] += VectorMath.sumSquaredDeviationDouble(px + (img * c + ch) * hw, hw, from: muD) }
-            }
-            if let crossReplica { squares.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) } }
-            for ch in 0..<c {
-                let mu = Float(sums[ch] / total)
-                let variance = squares[ch] / total
+                let squares = max(0, sums[c + ch] - muD * sums[ch])   // Σ (x − μ)²
+                let mu = Float(muD)
                 mean.data[ch] = mu
-                invStd.data[ch] = Float(1 / (variance + Double(eps)).squareRoot())
+                invStd.data[ch] = Float(1 / (squares / total + Double(eps)).squareRoot())
                 if let runningMean, let runningVar {
                     runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mu
                     runningVar.data[ch] = (1 - momentum) * runningVar.data[ch]
-                        + momentum * Float(squares[ch] / (total - 1))
+                        + momentum * Float(squares / (total - 1))
                 }
             }
         } else {
@@ -92,27 +92,23 @@ extension Tensor {
         }
         let inputs = [self] + [weight, bias, residual].compactMap { $0 }
         Autograd.record(y, inputs: inputs) { [self] gOut in
-            // With the fused ReLU, the gradient reaching the normalisation is dy masked by y > 0.
-            let g: Tensor
-            if relu {
-                g = Tensor(uninitializedShape: shape)
-                VectorMath.reluBackward(output: py, grad: gOut.data, into: g.data, count, accumulate: false)
-            } else {
-                g = gOut
-            }
-            if let residual, residual.requiresGrad { residual.addGrad(from: g) }
-            let pg = g.data
-            // Per channel: Σ dy and Σ dy·x̂ over this batch. sums: [2C]
-            var sums = [Double](repeating: 0, count: 2 * c)
-            for ch in 0..<c {
-                let mu = Double(mean.data[ch])
-                for img in 0..<n {
-                    let gp = pg + (img * c + ch) * hw, xp = px + (img * c + ch) * hw
-                    let (g, gx) = VectorMath.sumAndDotCenteredDouble(gp, xp, hw, center: mu)   // Σ dy, Σ dy·(x − μ)
+            // gOut belongs to this backward step (the tape drops it afterwards): with the fused
+            // ReLU it is masked in place (dy·[y > 0]) during the pass that sums it, and it is
+            // handed on as the residual's gradient without a copy.
+            let pg = gOut.data
+            var sums = [Double](repeating: 0, count: 2 * c)   // sums: Σ dy [C], Σ dy·(x − μ) [C]
+            for img in 0..<n {
+                for ch in 0..<c {
+                    let off = (img * c + ch) * hw
+                    let mu = Double(mean.data[ch])
+                    let (g, gx) = relu
+                        ? VectorMath.reluMaskSumAndDotCenteredDouble(pg + off, output: py + off, px + off, hw, center: mu)
+                        : VectorMath.sumAndDotCenteredDouble(pg + off, px + off, hw, center: mu)
                     sums[ch] += g
                     sums[c + ch] += gx
                 }
             }
+            if let residual, residual.requiresGrad { residual.takeGrad(gOut) }
             let sumG = (0..<c).map { Float(sums[$0]) }
             let sumGX = (0..<c).map { Float(sums[c + $0]) * invStd.data[$0] }
             if let weight, weight.requiresGrad {
@@ -124,21 +120,25 @@ extension Tensor {
             // The input gradient's means run over every replica's batch under SyncBatchNorm.
             if training, let crossReplica, requiresGrad { sums.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) } }
             guard requiresGrad else { return }
+            // dx = k·dy + a·(x − μ) + b per channel. training: dx = γ·σ⁻¹·(dy − mean(dy) −
+            // x̂·mean(dy·x̂)); eval: dx = γ·σ⁻¹·dy. x is centred first: folding μ into b would
+            // cancel badly when |μ| ≫ σ. coefficients: [C] each
+            var kc = [Float](repeating: 0, count: c), ac = kc, bc = kc
+            for ch in 0..<c {
+                let istd = invStd.data[ch]
+                let k = (weight?.data[ch] ?? 1) * istd
+                let meanG = training ? Float(sums[ch] / total) : 0
+                let meanGX = training ? Float(sums[c + ch] / total) * istd : 0
+                kc[ch] = k
+                ac[ch] = -k * istd * meanGX
+                bc[ch] = -k * meanG
+            }
             accumulateGrad { dx, overwrite in
-                for ch in 0..<c {
-                    let mu = mean.data[ch], istd = invStd.data[ch]
-                    let gamma = weight?.data[ch] ?? 1
-                    let k = gamma * istd
-                    // training: dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)); eval: dx = γ·σ⁻¹·dy
-                    let meanG = training ? Float(sums[ch] / total) : 0
-                    let meanGX = training ? Float(sums[c + ch] / total) * istd : 0
-                    // dx = k·dy + a·(x − μ) + b, with the per-channel constants folded (x is
-                    // centred first: folding μ into b would cancel badly when |μ| ≫ σ).
-                    let a = -k * istd * meanGX
-                    let b = -k * meanG
-                    for img in 0..<n {
+                for img in 0..<n {
+                    for ch in 0..<c {
                         let off = (img * c + ch) * hw
                         let gp = pg + off, xp = px + off, dp = dx + off
+                        let k = kc[ch], a = ac[ch], b = bc[ch], mu = mean.data[ch]
                         if overwrite {
                             for i in 0..<hw { dp[i] = k * gp[i] + a * (xp[i] - mu) + b }
                         } else {

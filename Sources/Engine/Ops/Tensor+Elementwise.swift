@@ -91,4 +91,12 @@ extension Tensor {
             else { for i in 0..<count { d[i] += pg[i] } }
         }
     }
+
+    /// Adds `g` into this tensor's gradient; when there is none yet, `g` itself becomes it
+    /// (no copy). For a backward pass handing on the gradient it owns: it must not change `g`
+    /// afterwards.
+    func takeGrad(_ g: Tensor) {
+        precondition(g.shape == shape, "gradient \(g.shape) for tensor \(shape)")
+        if grad == nil { grad = g } else { addGrad(from: g) }
+    }
 }
