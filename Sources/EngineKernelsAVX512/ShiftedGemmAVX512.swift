@@ -1,11 +1,17 @@
 import EngineKernels
 
 /// The shifted-GEMM kernels 16 wide, compiled for AVX-512 (F, CD, BW, DQ, VL). Call only
-/// when `CPUFeatures.hasAVX512` says the CPU has them; `ShiftedGemm` dispatches.
+/// when `CPUFeatures.hasAVX512` says the CPU has them; `ShiftedGemm` dispatches. With 32
+/// vector registers, products with a multiple of 8 rows take the 8-row tiles.
 public enum ShiftedGemmAVX512 {
     public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                                 base: UnsafePointer<Float>, rowOffsets: UnsafePointer<Int>,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        if m % 8 == 0 {
+            ShiftedGemmKernel<SIMD16<Float>>.multiply8(m: m, n: n, k: k, a: a, lda: lda, base: base, rowOffsets: rowOffsets,
+                                                        c: c, ldc: ldc, accumulate: accumulate)
+            return
+        }
         ShiftedGemmKernel<SIMD16<Float>>.multiply(m: m, n: n, k: k, a: a, lda: lda, base: base, rowOffsets: rowOffsets,
                                                    c: c, ldc: ldc, accumulate: accumulate)
     }

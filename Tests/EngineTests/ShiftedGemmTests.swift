@@ -4,7 +4,7 @@ import XCTest
 
 /// The GEMM kernels against a plain triple loop, on shapes that exercise the wide tiles
 /// (3 vectors), the one-vector tails, a partial last tile and (transposed) a k that is not a
-/// multiple of 3 — with every kernel set this CPU can run.
+/// multiple of 3, with 4-row and (AVX-512) 8-row tiles — with every kernel set this CPU can run.
 final class ShiftedGemmTests: XCTestCase {
     private var kernelSets: [ShiftedGemm.Kernels] { CPUFeatures.hasAVX512 ? [.avx2, .avx512] : [.avx2] }
 
@@ -23,7 +23,7 @@ final class ShiftedGemmTests: XCTestCase {
 
     private func checkMultiply(_ kernels: ShiftedGemm.Kernels) {
         var rng = RandomGenerator(seed: 11)
-        for (m, n, k) in [(4, 24, 5), (8, 61, 9), (12, 3, 7), (4, 48, 3), (8, 150, 11)] {
+        for (m, n, k) in [(4, 24, 5), (8, 61, 9), (12, 3, 7), (4, 48, 3), (8, 150, 11), (16, 100, 13), (24, 50, 20)] {
             let ld = ShiftedGemm.paddedColumns(n) + 3   // rows of B farther apart than needed
             let a = Tensor.randn([m, k], rng: &rng), b = Tensor.randn([k, ld], rng: &rng)
             let offsets = (0..<k).map { $0 * ld }
@@ -40,7 +40,7 @@ final class ShiftedGemmTests: XCTestCase {
 
     private func checkMultiplyTransposed(_ kernels: ShiftedGemm.Kernels) {
         var rng = RandomGenerator(seed: 12)
-        for (m, k, len) in [(4, 3, 16), (8, 7, 48), (4, 10, 32), (4, 2, 160)] {
+        for (m, k, len) in [(4, 3, 16), (8, 7, 48), (4, 10, 32), (4, 2, 160), (16, 11, 64), (24, 4, 32), (12, 5, 48)] {
             let a = Tensor.randn([m, len], rng: &rng)
             // Overlapping windows one float apart, as kx-shifted windows of a padded image are.
             let base = Tensor.randn([len + k], rng: &rng)

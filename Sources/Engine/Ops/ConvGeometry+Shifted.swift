@@ -1,17 +1,18 @@
 /// Stride-1 convolution as shifted GEMMs over a zero-padded copy of each image (see
 /// `ShiftedGemm`): no im2col buffer is written or read.
 ///
-/// Padded layout: each channel is Hp = H + 2p rows of Wp = W + p floats, p zeros followed by
-/// the W pixels. The p zeros at the start of a row are also the right border of the row
-/// before (a window running past column W − 1 wraps into them), so a row needs p border
-/// columns, not 2p, and the output grid (Ho rows of Wp columns) carries only Wp − Wo junk
-/// columns per row: 1 for a 3×3 "same" convolution.
+/// Padded layout: each channel is Hp = H + 2p rows of Wp floats, p zeros, the W pixels, then
+/// zeros to the end of the row. The p zeros at the start of a row are also the right border
+/// of the row before (a window running past the row's end wraps into them), so a row needs
+/// only Wp = W + p when the kernel is at least p + 1 wide (W + 2p − kw + 1 = Wo otherwise, so
+/// an output row still fits), and the output grid (Ho rows of Wp columns) carries only
+/// Wp − Wo junk columns per row: 1 for a 3×3 "same" convolution.
 extension ConvGeometry {
     /// Whether the forward pass and weight gradient can run as shifted GEMMs.
     var runsShifted: Bool { stride == 1 && o % 4 == 0 }
 
     var paddedHeight: Int { h + 2 * padding }
-    var paddedWidth: Int { w + padding }
+    var paddedWidth: Int { w + max(padding, 2 * padding - kw + 1) }
     /// Output columns on the padded-width grid (Wp − Wo junk columns per output row).
     var gridColumns: Int { ho * paddedWidth }
 
