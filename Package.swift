@@ -10,6 +10,10 @@ let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])),
 ]
 
+// The kernels are generic `@inlinable` code in EngineKernels, specialised where each
+// instruction-set module calls them. SwiftPM's incremental build does not recompile
+// EngineKernelsAVX512 when only such a body changes: after editing a kernel, touch
+// Sources/EngineKernelsAVX512/ShiftedGemmAVX512.swift (or build clean) before measuring.
 func kernelSettings(cpu: String) -> [SwiftSetting] {
     [
         .unsafeFlags(["-enforce-exclusivity=unchecked"]),

@@ -22,4 +22,12 @@ public enum ShiftedGemmAVX512 {
         ShiftedGemmKernel<SIMD16<Float>>.multiplyTransposed(m: m, k: k, length: length, a: a, lda: lda, base: base,
                                                              rowOffsets: rowOffsets, c: c, ldc: ldc, accumulate: accumulate)
     }
+
+    public static func multiplyTransposedBroadcast(m: Int, k: Int, images: Int, length: Int, at: UnsafePointer<Float>, ldat: Int,
+                                                   base: UnsafePointer<Float>, baseStride: Int, rowOffsets: UnsafePointer<Int>,
+                                                   c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        ShiftedGemmKernel<SIMD16<Float>>.multiplyTransposedBroadcast(m: m, k: k, images: images, length: length, at: at, ldat: ldat,
+                                                                      base: base, baseStride: baseStride, rowOffsets: rowOffsets,
+                                                                      c: c, ldc: ldc, accumulate: accumulate)
+    }
 }

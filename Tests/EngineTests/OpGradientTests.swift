@@ -89,6 +89,58 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
+    /// Stride-2 convolutions run on the input's four phases (forward, weight and input
+    /// gradients); every output and gradient element against direct loops, on ResNet's shapes
+    /// (28 → 14, 14 → 7), odd sizes and 1×1 kernels.
+    func testConv2dStride2AgainstDirectLoops() {
+        for (size, k, p) in [(28, 3, 1), (14, 3, 1), (28, 1, 0), (14, 1, 0), (9, 3, 1), (8, 3, 0), (7, 1, 1), (11, 5, 2)] {
+            stridedAgainstDirectLoops(n: 2, size: size, kernel: k, padding: p)
+        }
+        // 16 and 32 output channels take the broadcast weight-gradient kernel on AVX-512.
+        stridedAgainstDirectLoops(n: 3, size: 14, kernel: 3, padding: 1, outChannels: 16)
+        stridedAgainstDirectLoops(n: 2, size: 28, kernel: 1, padding: 0, outChannels: 32)
+    }
+
+    /// Stride 1 with 16, 32 and 48 output channels (the broadcast weight-gradient kernel on
+    /// AVX-512, one image per group on 28×28 maps, several with a partial last group on
+    /// 7×7), every element against direct loops.
+    func testConv2dWideOutputsAgainstDirectLoops() {
+        for (n, size, o) in [(2, 28, 16), (21, 7, 32), (3, 14, 48), (2, 10, 16)] {
+            stridedAgainstDirectLoops(n: n, size: size, kernel: 3, padding: 1, outChannels: o, stride: 1)
+        }
+    }
+
+    func stridedAgainstDirectLoops(n: Int, size s: Int, kernel k: Int, padding p: Int, outChannels o: Int = 8, stride st: Int = 2) {
+        let c = 8
+        let x = input([n, c, s, s]), w = input([o, c, k, k], scale: 0.1)
+        let so = (s + 2 * p - k) / st + 1
+        x.grad = nil
+        w.grad = nil
+        let y = x.conv2d(weight: w, stride: st, padding: p)
+        var rng = RandomGenerator(seed: 5)
+        let gy = Tensor.randn([n, o, so, so], rng: &rng)
+        (y * gy).sum().backward()
+        var yRef = [Float](repeating: 0, count: n * o * so * so)
+        var dxRef = [Float](repeating: 0, count: x.count), dwRef = [Float](repeating: 0, count: w.count)
+        for img in 0..<n { for oc in 0..<o { for oy in 0..<so { for ox in 0..<so {
+            let yi = ((img * o + oc) * so + oy) * so + ox
+            let g = gy[flat: yi]
+            for ci in 0..<c { for ky in 0..<k { for kx in 0..<k {
+                let iy = st * oy - p + ky, ix = st * ox - p + kx
+                if iy < 0 || iy >= s || ix < 0 || ix >= s { continue }
+                let xi = ((img * c + ci) * s + iy) * s + ix, wi = ((oc * c + ci) * k + ky) * k + kx
+                yRef[yi] += x[flat: xi] * w[flat: wi]
+                dxRef[xi] += g * w[flat: wi]
+                dwRef[wi] += g * x[flat: xi]
+            } } }
+        } } } }
+        let label = "size \(s) k \(k) p \(p) o \(o) stride \(st) n \(n)"
+        XCTAssertEqual(y.shape, [n, o, so, so], label)
+        assertClose(y.values, yRef, rtol: 1e-5, atol: 1e-5, "forward " + label)
+        assertClose(x.grad!.values, dxRef, rtol: 1e-5, atol: 1e-5, "input gradient " + label)
+        assertClose(w.grad!.values, dwRef, rtol: 1e-4, atol: 1e-4, "weight gradient " + label)
+    }
+
     func convAgainstDirectLoop(n: Int, size s: Int, kernel k: Int = 3, padding p: Int = 1) {
         let c = 8
         let x = input([n, c, s, s]), w = input([4, c, k, k], scale: 0.1), b = input([4])

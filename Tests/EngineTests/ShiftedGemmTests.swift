@@ -55,4 +55,29 @@ final class ShiftedGemmTests: XCTestCase {
             assertClose(c.values, expected, rtol: 1e-5, atol: 1e-5, "\(kernels) m \(m) k \(k) len \(len)")
         }
     }
+
+    /// The broadcast weight-gradient kernel (AVX-512 only) against a plain loop: several images
+    /// with their own window buffers, k not a multiple of 9, one and two vectors of rows.
+    func testMultiplyTransposedBroadcastMatchesNaiveLoop() throws {
+        guard CPUFeatures.hasAVX512 else { throw XCTSkip("the broadcast kernel needs AVX-512; this CPU has none") }
+        ShiftedGemm.kernels = .avx512
+        var rng = RandomGenerator(seed: 13)
+        for (m, k, images, len) in [(16, 9, 1, 20), (32, 13, 3, 17), (48, 20, 2, 5), (16, 4, 4, 33)] {
+            let stride = len + k + 7
+            let at = Tensor.randn([images * len, m], rng: &rng)   // at: [images·len, m]
+            let base = Tensor.randn([images * stride], rng: &rng)
+            let offsets = (0..<k).map { ($0 * 5) % (k + 3) }        // overlapping, out of order
+            let c = Tensor(shape: [m, k], repeating: 0.5)
+            offsets.withUnsafeBufferPointer {
+                ShiftedGemm.multiplyTransposedBroadcast(m: m, k: k, images: images, length: len, at: at.data, ldat: m,
+                                                        base: base.data, baseStride: stride, rowOffsets: $0.baseAddress!,
+                                                        c: c.data, ldc: k, accumulate: true)
+            }
+            var expected = [Float](repeating: 0.5, count: m * k)
+            for i in 0..<m { for r in 0..<k { for img in 0..<images { for j in 0..<len {
+                expected[i * k + r] += at[flat: (img * len + j) * m + i] * base[flat: img * stride + offsets[r] + j]
+            } } } }
+            assertClose(c.values, expected, rtol: 1e-5, atol: 1e-5, "m \(m) k \(k) images \(images) len \(len)")
+        }
+    }
 }

@@ -58,4 +58,22 @@ public enum ShiftedGemm {
                                                rowOffsets: rowOffsets, c: c, ldc: ldc, accumulate: accumulate)
         }
     }
+
+    /// Whether `multiplyTransposedBroadcast` runs for m rows here: AVX-512 kernels, m a
+    /// multiple of 16.
+    public static func hasBroadcastWeightGradient(m: Int) -> Bool { kernels == .avx512 && m % 16 == 0 }
+
+    /// C[m, k] (=|+=) Σ_img A_img[m, len] · B_img[k, len]ᵀ given each Aᵀ_img [len, m] (rows `ldat`
+    /// floats apart, image after image from `at`), row r of B_img starting at
+    /// `base + img·baseStride + rowOffsets[r]`: `multiplyTransposed` without horizontal
+    /// reductions, over several images at once. Only where `hasBroadcastWeightGradient(m:)`.
+    public static func multiplyTransposedBroadcast(m: Int, k: Int, images: Int, length len: Int,
+                                                   at: UnsafePointer<Float>, ldat: Int,
+                                                   base: UnsafePointer<Float>, baseStride: Int, rowOffsets: UnsafePointer<Int>,
+                                                   c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        precondition(hasBroadcastWeightGradient(m: m), "ShiftedGemm.multiplyTransposedBroadcast: m \(m) with \(kernels) kernels")
+        ShiftedGemmAVX512.multiplyTransposedBroadcast(m: m, k: k, images: images, length: len, at: at, ldat: ldat, base: base,
+                                                      baseStride: baseStride, rowOffsets: rowOffsets, c: c, ldc: ldc,
+                                                      accumulate: accumulate)
+    }
 }

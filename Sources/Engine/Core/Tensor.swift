@@ -54,7 +54,7 @@ public final class Tensor: CustomStringConvertible {
     /// Creates a tensor filled with `value`.
     public convenience init(shape: [Int], repeating value: Float, requiresGrad: Bool = false) {
         self.init(uninitializedShape: shape, requiresGrad: requiresGrad)
-        data.update(repeating: value, count: count)
+        fill(value)
     }
 
     /// Creates a tensor from row-major values; `values.count` must match the shape.
@@ -119,7 +119,9 @@ public final class Tensor: CustomStringConvertible {
     }
 
     /// Sets every element to `value`, outside autograd.
-    public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+    public func fill(_ value: Float) {
+        if value == 0 && value.sign == .plus { VectorMath.zero(data, count) } else { data.update(repeating: value, count: count) }
+    }
 
     public var description: String {
         let head = values.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")

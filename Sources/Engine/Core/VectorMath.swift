@@ -1,8 +1,17 @@
+import Foundation
+
 /// Reductions and element-wise loops over float buffers in 8-wide SIMD (AVX2).
 ///
 /// Plain Swift loops that accumulate into one scalar cannot be vectorised (the compiler may
 /// not reorder floating-point additions); these keep vector partial sums instead.
 public enum VectorMath {
+    /// Sets n floats to +0 with `memset`: a plain `update(repeating: 0, …)` compiles to a loop
+    /// of 16-byte stores, measured several times slower on the padded-image buffers.
+    @inlinable
+    public static func zero(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        if n > 0 { memset(p, 0, n * MemoryLayout<Float>.stride) }
+    }
+
     /// Σ p[i].
     @inlinable
     public static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {

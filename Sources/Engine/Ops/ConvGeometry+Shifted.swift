@@ -1,43 +1,92 @@
-/// Stride-1 convolution as shifted GEMMs over a zero-padded copy of each image (see
-/// `ShiftedGemm`): no im2col buffer is written or read.
+/// Stride-1 and stride-2 convolutions as shifted GEMMs (see `ShiftedGemm`): each image is
+/// copied once into a buffer in which every im2col row is a contiguous window, so no im2col
+/// matrix is written or read.
 ///
-/// Padded layout: each channel is Hp = H + 2p rows of Wp floats, p zeros, the W pixels, then
-/// zeros to the end of the row. The p zeros at the start of a row are also the right border
-/// of the row before (a window running past the row's end wraps into them), so a row needs
-/// only Wp = W + p when the kernel is at least p + 1 wide (W + 2p − kw + 1 = Wo otherwise, so
-/// an output row still fits), and the output grid (Ho rows of Wp columns) carries only
-/// Wp − Wo junk columns per row: 1 for a 3×3 "same" convolution.
+/// - Stride 1, padded layout: each channel is Hp = H + 2p rows of Wp floats, p zeros, the W
+///   pixels, then zeros to the end of the row. The p zeros at the start of a row are also the
+///   right border of the row before (a window running past the row's end wraps into them), so
+///   a row needs only Wp = W + p when the kernel is at least p + 1 wide (W + 2p − kw + 1 = Wo
+///   otherwise, so an output row still fits), and the output grid (Ho rows of Wp columns)
+///   carries only Wp − Wo junk columns per row: 1 for a 3×3 "same" convolution.
+/// - Stride 2, phase layout: the zero-padded image split into its four phases (even/odd rows ×
+///   even/odd columns), each [C, ⌈Hp/2⌉, ⌈Wp/2⌉]. Tap (ky, kx) of a stride-2 window is the
+///   stride-1 window of phase (ky mod 2, kx mod 2) shifted by (⌊ky/2⌋, ⌊kx/2⌋).
+struct WindowLayout {
+    /// Floats one lowered image takes, with the slack its last windows read.
+    let bufferLength: Int
+    /// Row stride of the output grid (≥ Wo; the extra columns are junk).
+    let gridWidth: Int
+    /// Window start for im2col row (ci, ky, kx).
+    let offsets: [Int]
+    /// Writes one image [C, H, W] into a buffer of `bufferLength` floats.
+    let fill: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+}
+
 extension ConvGeometry {
     /// Whether the forward pass and weight gradient can run as shifted GEMMs.
-    var runsShifted: Bool { stride == 1 && o % 4 == 0 }
+    var runsShifted: Bool { (stride == 1 || stride == 2) && o % 4 == 0 }
+
+    /// Output columns on the layout's grid (junk columns included).
+    var gridColumns: Int { ho * (stride == 1 ? paddedWidth : phaseWidth) }
+
+    /// The window layout of this (stride-1 or stride-2) convolution's input.
+    var windowLayout: WindowLayout { stride == 1 ? paddedLayout : phaseLayout }
 
     var paddedHeight: Int { h + 2 * padding }
     var paddedWidth: Int { w + max(padding, 2 * padding - kw + 1) }
-    /// Output columns on the padded-width grid (Wp − Wo junk columns per output row).
-    var gridColumns: Int { ho * paddedWidth }
 
-    /// Floats a padded image buffer needs so every window can be read to a multiple of 16.
-    var paddedBufferLength: Int {
-        (c - 1) * paddedHeight * paddedWidth + (kh - 1) * paddedWidth + (kw - 1) + ShiftedGemm.paddedColumns(gridColumns)
-    }
-
-    /// Start of the window for im2col row (ci, ky, kx).
-    func windowOffsets() -> [Int] {
+    var paddedLayout: WindowLayout {
+        let hp = paddedHeight, wp = paddedWidth
         var offsets = [Int]()
         offsets.reserveCapacity(colRows)
-        for ci in 0..<c { for ky in 0..<kh { for kx in 0..<kw { offsets.append(ci * paddedHeight * paddedWidth + ky * paddedWidth + kx) } } }
-        return offsets
+        for ci in 0..<c { for ky in 0..<kh { for kx in 0..<kw { offsets.append(ci * hp * wp + ky * wp + kx) } } }
+        let length = (c - 1) * hp * wp + (kh - 1) * wp + (kw - 1) + ShiftedGemm.paddedColumns(ho * wp)
+        // Plain values, not self: the loops then keep them in registers and vectorise.
+        let (c, h, w, padding) = (c, h, w, padding)
+        return WindowLayout(bufferLength: length, gridWidth: wp, offsets: offsets) { x, buffer in
+            VectorMath.zero(buffer, length)
+            for ci in 0..<c {
+                for iy in 0..<h {
+                    // Rows are short (7–28 floats): a loop beats a memmove call per row.
+                    let dst = buffer + ((ci &* hp &+ iy &+ padding) &* wp &+ padding), src = x + (ci &* h &+ iy) &* w
+                    for ix in 0..<w { dst[ix] = src[ix] }
+                }
+            }
+        }
     }
 
-    /// Copies one image into `buffer` ([C, Hp, Wp] plus slack) in the padded layout.
-    func pad(_ x: UnsafePointer<Float>, into buffer: UnsafeMutablePointer<Float>) {
-        buffer.update(repeating: 0, count: paddedBufferLength)
-        let hp = paddedHeight, wp = paddedWidth
+    var phaseHeight: Int { (h + 2 * padding + 1) / 2 }
+    var phaseWidth: Int { (w + 2 * padding + 1) / 2 }
+
+    var phaseLayout: WindowLayout {
+        let hq = phaseHeight, wq = phaseWidth, plane = hq * wq
+        var offsets = [Int]()
+        offsets.reserveCapacity(colRows)
         for ci in 0..<c {
-            for iy in 0..<h {
-                // Rows are short (7–28 floats): a loop beats a memmove call per row.
-                let dst = buffer + ((ci &* hp &+ iy &+ padding) &* wp &+ padding), src = x + (ci &* h &+ iy) &* w
-                for ix in 0..<w { dst[ix] = src[ix] }
+            for ky in 0..<kh {
+                for kx in 0..<kw { offsets.append(((ky % 2 * 2 + kx % 2) * c + ci) * plane + ky / 2 * wq + kx / 2) }
+            }
+        }
+        // Phases no tap reads (odd ones of a 1×1 kernel) are left out of the fill.
+        let used = (0..<4).map { phase in (0..<kh).contains { $0 % 2 == phase / 2 } && (0..<kw).contains { $0 % 2 == phase % 2 } }
+        let length = (offsets.max() ?? 0) + ShiftedGemm.paddedColumns(ho * wq)
+        let (c, h, w, padding) = (c, h, w, padding)
+        return WindowLayout(bufferLength: length, gridWidth: wq, offsets: offsets) { x, buffer in
+            VectorMath.zero(buffer, length)
+            for phase in 0..<4 where used[phase] {
+                let py = phase / 2, px = phase % 2
+                // Phase row a holds padded row 2a + py, i.e. image row 2a + py − p; likewise columns.
+                let firstColumn = max(0, (padding - px + 1) / 2), lastColumn = min(wq, (w - 1 + padding - px) / 2 + 1)
+                for ci in 0..<c {
+                    let dstPlane = buffer + (phase * c + ci) * plane, srcPlane = x + ci * h * w
+                    for a in 0..<hq {
+                        let iy = 2 &* a &+ py &- padding
+                        guard iy >= 0 && iy < h else { continue }
+                        let srcStart: Int = iy &* w &+ px &- padding
+                        let dst = dstPlane + a &* wq, src = srcPlane + srcStart
+                        for b in firstColumn..<max(firstColumn, lastColumn) { dst[b] = src[2 &* b] }
+                    }
+                }
             }
         }
     }
@@ -45,14 +94,14 @@ extension ConvGeometry {
     /// y (=|+=) weight ⋆ x for all images (+ bias), y in NCHW.
     func shiftedForward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                         y: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        let wp = paddedWidth, grid = gridColumns, hw = colCols
+        let layout = windowLayout
+        let wp = layout.gridWidth, grid = gridColumns, hw = colCols
         let direct = wp == wo && !accumulate && bias == nil               // no junk columns to drop
-        let offsets = windowOffsets()
-        offsets.withUnsafeBufferPointer { off in Parallel.chunks(n) { _, images in
-            let padded = Tensor(uninitializedShape: [paddedBufferLength])   // one padded image
+        layout.offsets.withUnsafeBufferPointer { off in Parallel.chunks(n) { _, images in
+            let padded = Tensor(uninitializedShape: [layout.bufferLength])   // one lowered image
             let out = direct ? nil : Tensor(uninitializedShape: [o, grid])   // out: [O, Ho·Wp]
             for img in images {
-                pad(x + img * inPlane, into: padded.data)
+                layout.fill(x + img * inPlane, padded.data)
                 let yImg = y + img * outPlane
                 ShiftedGemm.multiply(m: o, n: grid, k: colRows, a: weight, lda: colRows, base: padded.data,
                                      rowOffsets: off.baseAddress!, c: out?.data ?? yImg, ldc: grid, accumulate: false)
@@ -71,32 +120,67 @@ extension ConvGeometry {
 
     /// dW[O, C·kh·kw] (=|+=) Σ_images Σ_j dY[o, j] · window(ci, ky, kx)[j].
     ///
-    /// Small maps (a few hundred grid columns) would spend most of each tile reducing its
-    /// accumulators; there, groups of images are laid side by side (see
-    /// `groupedWeightGradient`) so each reduction covers about a thousand columns.
+    /// With AVX-512 and a multiple of 16 output channels, the broadcast kernel reads each
+    /// image's windows in place (`broadcastWeightGradient`). Otherwise the dot-product kernel
+    /// runs image by image, or — on small maps, where each tile would spend most of its time
+    /// reducing its accumulators — on groups of images laid side by side
+    /// (`groupedWeightGradient`).
     func shiftedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
+        if ShiftedGemm.hasBroadcastWeightGradient(m: o) {
+            broadcastWeightGradient(x: x, gy: gy, dw: dw, overwrite: overwrite)
+            return
+        }
         if gridColumns < 256 {
             groupedWeightGradient(x: x, gy: gy, dw: dw, overwrite: overwrite)
             return
         }
+        let layout = windowLayout
         let length = ShiftedGemm.paddedColumns(gridColumns)
-        let offsets = windowOffsets()
-        // Thread 0 accumulates into dw itself; the others into partials summed at the end.
-        let partials = (1..<min(Parallel.threads, n)).map { _ in Tensor(uninitializedShape: [o, colRows]) }
-        offsets.withUnsafeBufferPointer { off in Parallel.chunks(n) { part, images in
-            let padded = Tensor(uninitializedShape: [paddedBufferLength])
-            let dy = Tensor.zeros([o, length])   // dy: [O, Ho·Wp (padded to 16)], junk columns stay 0
-            let target = part == 0 ? dw : partials[part - 1].data
-            for img in images {
-                pad(x + img * inPlane, into: padded.data)
-                scatterToGrid(gy + img * outPlane, into: dy.data, ld: length)
-                let first = img == images.lowerBound
-                ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: length, a: dy.data, lda: length,
-                                               base: padded.data, rowOffsets: off.baseAddress!, c: target, ldc: colRows,
-                                               accumulate: !(first && (part > 0 || overwrite)))
+        layout.offsets.withUnsafeBufferPointer { off in
+            sumWeightGradient(units: n, into: dw, overwrite: overwrite) { images, add in
+                let padded = Tensor(uninitializedShape: [layout.bufferLength])
+                let dy = Tensor.zeros([o, length])   // dy: [O, Ho·Wp (padded to 16)], junk columns stay 0
+                for img in images {
+                    layout.fill(x + img * inPlane, padded.data)
+                    scatterToGrid(gy + img * outPlane, into: dy.data, ld: length, gridWidth: layout.gridWidth)
+                    add { product in
+                        ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: length, a: dy.data, lda: length,
+                                                       base: padded.data, rowOffsets: off.baseAddress!, c: product,
+                                                       ldc: colRows, accumulate: false)
+                    }
+                }
             }
-        } }
-        for p in partials { for i in 0..<(o * colRows) { dw[i] += p.data[i] } }
+        }
+    }
+
+    /// dW with the broadcast kernel over groups of about 1024 grid columns (one image of a
+    /// large map, several of a small one), each image's windows read where its lowered copy
+    /// lies and the output gradients transposed onto the grid (channels contiguous).
+    func broadcastWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
+        let grid = gridColumns
+        let group = max(1, min(n, 1024 / grid))
+        let groups = (n + group - 1) / group
+        let layout = windowLayout, stride = layout.bufferLength
+        layout.offsets.withUnsafeBufferPointer { off in
+            sumWeightGradient(units: groups, into: dw, overwrite: overwrite) { mine, add in
+                let lowered = Tensor(uninitializedShape: [group * stride])   // lowered: [G, one lowered image]
+                let dyT = Tensor.zeros([group * grid, o])                    // dyT: [G·Ho·Wp, O], junk rows stay 0
+                for g in mine {
+                    let first = g * group, count = min(group, n - first)
+                    for j in 0..<count {
+                        layout.fill(x + (first + j) * inPlane, lowered.data + j * stride)
+                        scatterToGridTransposed(gy + (first + j) * outPlane, into: dyT.data + j * grid * o,
+                                                gridWidth: layout.gridWidth)
+                    }
+                    add { product in
+                        ShiftedGemm.multiplyTransposedBroadcast(m: o, k: colRows, images: count, length: grid, at: dyT.data,
+                                                                ldat: o, base: lowered.data, baseStride: stride,
+                                                                rowOffsets: off.baseAddress!, c: product, ldc: colRows,
+                                                                accumulate: false)
+                    }
+                }
+            }
+        }
     }
 
     /// dW over groups of images side by side: row r of `windows` holds window r of each
@@ -109,45 +193,87 @@ extension ConvGeometry {
         let group = max(1, min(n, 1024 / grid))
         let groups = (n + group - 1) / group
         let ld = ShiftedGemm.paddedColumns(group * grid)
-        let offsets = windowOffsets()
+        let layout = windowLayout, offsets = layout.offsets
         let rows = (0..<colRows).map { $0 * ld }
-        // Thread 0 accumulates into dw itself; the others into partials summed at the end.
-        let partials = (1..<min(Parallel.threads, groups)).map { _ in Tensor(uninitializedShape: [o, colRows]) }
-        rows.withUnsafeBufferPointer { rowStarts in Parallel.chunks(groups) { part, mine in
-            let padded = Tensor(uninitializedShape: [paddedBufferLength])
-            // Zero-filled once: columns past a group's images (and junk grid columns of dy) are
-            // never written, so they hold zeros or finite earlier values multiplied by zero dY.
-            let windows = Tensor.zeros([colRows, ld])   // windows: [C·kh·kw, G·Ho·Wp (padded)]
-            let dy = Tensor.zeros([o, ld])              // dy: [O, G·Ho·Wp (padded)]
-            let target = part == 0 ? dw : partials[part - 1].data
-            for g in mine {
-                let first = g * group, count = min(group, n - first)
-                if count < group { dy.fill(0) }   // a short last group leaves columns unused: zero them
-                for j in 0..<count {
-                    pad(x + (first + j) * inPlane, into: padded.data)
-                    for r in 0..<colRows {
-                        let src = padded.data + offsets[r], dst = windows.data + (r &* ld &+ j &* grid)
-                        for t in 0..<grid { dst[t] = src[t] }
+        rows.withUnsafeBufferPointer { rowStarts in
+            sumWeightGradient(units: groups, into: dw, overwrite: overwrite) { mine, add in
+                let padded = Tensor(uninitializedShape: [layout.bufferLength])
+                // Zero-filled once: columns past a group's images (and junk grid columns of dy) are
+                // never written, so they hold zeros or finite earlier values multiplied by zero dY.
+                let windows = Tensor.zeros([colRows, ld])   // windows: [C·kh·kw, G·Ho·Wp (padded)]
+                let dy = Tensor.zeros([o, ld])              // dy: [O, G·Ho·Wp (padded)]
+                for g in mine {
+                    let first = g * group, count = min(group, n - first)
+                    if count < group { dy.fill(0) }   // a short last group leaves columns unused: zero them
+                    for j in 0..<count {
+                        layout.fill(x + (first + j) * inPlane, padded.data)
+                        for r in 0..<colRows {
+                            let src = padded.data + offsets[r], dst = windows.data + (r &* ld &+ j &* grid)
+                            for t in 0..<grid { dst[t] = src[t] }
+                        }
+                        scatterToGrid(gy + (first + j) * outPlane, into: dy.data + j * grid, ld: ld, gridWidth: layout.gridWidth)
                     }
-                    scatterToGrid(gy + (first + j) * outPlane, into: dy.data + j * grid, ld: ld)
+                    add { product in
+                        ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: ld, a: dy.data, lda: ld,
+                                                       base: windows.data, rowOffsets: rowStarts.baseAddress!, c: product,
+                                                       ldc: colRows, accumulate: false)
+                    }
                 }
-                let start = g == mine.lowerBound
-                ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: ld, a: dy.data, lda: ld,
-                                               base: windows.data, rowOffsets: rowStarts.baseAddress!, c: target, ldc: colRows,
-                                               accumulate: !(start && (part > 0 || overwrite)))
             }
-        } }
-        for p in partials { for i in 0..<(o * colRows) { dw[i] += p.data[i] } }
+        }
+    }
+
+    /// dW (=|+=) the sum of per-unit (image or group) products, accumulated in double.
+    ///
+    /// A weight gradient adds up every position of every image, and the first layers see
+    /// inputs with large means whose products mostly cancel: float accumulation across the
+    /// batch costs digits there (it decided a PyTorch reference comparison of two ResNet-20
+    /// training steps). Each unit's float product is added into a double sum instead; the
+    /// threads' sums are added in thread order, so results do not depend on timing.
+    ///
+    /// `body(units, add)` runs once per thread on its contiguous units and calls `add` once per
+    /// unit with a closure that writes that unit's product, [O, C·kh·kw], into the given buffer.
+    func sumWeightGradient(units: Int, into dw: UnsafeMutablePointer<Float>, overwrite: Bool,
+                           _ body: (Range<Int>, (_ product: (UnsafeMutablePointer<Float>) -> Void) -> Void) -> Void) {
+        let size = o * colRows
+        let parts = max(1, min(Parallel.threads, units))
+        let sums = UnsafeMutablePointer<Double>.allocate(capacity: parts * size)   // sums: [parts, O·C·kh·kw]
+        defer { sums.deallocate() }
+        sums.initialize(repeating: 0, count: parts * size)
+        Parallel.chunks(units) { part, range in
+            let product = Tensor(uninitializedShape: [o, colRows])
+            let sum = sums + part * size
+            body(range) { write in
+                write(product.data)
+                for i in 0..<size { sum[i] += Double(product.data[i]) }
+            }
+        }
+        for i in 0..<size {
+            var total = sums[i]
+            for part in 1..<parts { total += sums[part * size + i] }
+            dw[i] = overwrite ? Float(total) : dw[i] + Float(total)
+        }
     }
 
     /// Copies one image's output gradient [O, Ho, Wo] onto the output grid: row o of `dst`
     /// (`ld` floats apart) gets dY[o, oy, ox] at column oy·Wp + ox; junk columns are not written.
-    func scatterToGrid(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, ld: Int) {
-        let wp = paddedWidth
+    func scatterToGrid(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, ld: Int, gridWidth wp: Int) {
         for oc in 0..<o {
             for oy in 0..<ho {
                 let from = src + (oc &* ho &+ oy) &* wo, to = dst + (oc &* ld &+ oy &* wp)
                 for ox in 0..<wo { to[ox] = from[ox] }
+            }
+        }
+    }
+
+    /// `scatterToGrid` transposed: dst[(oy·Wp + ox)·O + o] = dY[o, oy, ox], channels
+    /// contiguous, for `multiplyTransposedBroadcast`; junk rows are not written.
+    func scatterToGridTransposed(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, gridWidth wp: Int) {
+        let o = o
+        for oc in 0..<o {
+            for oy in 0..<ho {
+                let from = src + (oc &* ho &+ oy) &* wo, to = dst + (oy &* wp &* o &+ oc)
+                for ox in 0..<wo { to[ox &* o] = from[ox] }
             }
         }
     }

@@ -1,9 +1,10 @@
 /// 2-d convolution (cross-correlation, as PyTorch) lowered to matrix products.
 ///
-/// Stride-1 convolutions — forward, input gradient (itself a convolution of the output
-/// gradient with the flipped, transposed kernel) and weight gradient — run as `ShiftedGemm`
-/// products over zero-padded images, with no im2col buffer. Strided ones lower each image
-/// with im2col for the forward pass and use OpenBLAS on groups of images for the gradients.
+/// Stride-1 and stride-2 convolutions — forward, input gradient (for stride 1 itself a
+/// convolution of the output gradient with the flipped, transposed kernel; for stride 2 one
+/// such product per input phase) and weight gradient — run as `ShiftedGemm` products over
+/// padded or phase-split images, with no im2col buffer. Other strides lower each image with
+/// im2col for the forward pass and use OpenBLAS on groups of images for the gradients.
 extension Tensor {
     /// x [N,C,H,W] ⋆ weight [O,C,kh,kw] (+ bias [O]) → [N,O,Ho,Wo]; same stride and padding on
     /// both axes.
@@ -149,6 +150,10 @@ extension ConvGeometry {
             t.shiftedForward(x: gy, weight: flipped.data, bias: nil, y: dx, accumulate: !overwrite)
             return
         }
+        if runsPhasedInputGradient {
+            phasedInputGradient(gy: gy, weight: weight, dx: dx, overwrite: overwrite)
+            return
+        }
         // General case: dcols[C·kh·kw, G·HW] = Wᵀ · dY, scattered back by col2im.
         let hw = colCols, group = imagesPerGroup
         let cols = Tensor(uninitializedShape: [colRows, group * hw])
@@ -162,7 +167,7 @@ extension ConvGeometry {
                        b: dyGroup, ldb: width, beta: 0, c: cols.data, ldc: width)
             for j in 0..<count {
                 let dxImg = dx + (first + j) * inPlane
-                if overwrite { dxImg.update(repeating: 0, count: inPlane) }
+                if overwrite { VectorMath.zero(dxImg, inPlane) }
                 col2imAdd(cols.data + j * hw, ld: width, into: dxImg)
             }
             first += count
