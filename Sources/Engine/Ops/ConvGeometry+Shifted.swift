@@ -267,13 +267,19 @@ extension ConvGeometry {
     }
 
     /// `scatterToGrid` transposed: dst[(oy·Wp + ox)·O + o] = dY[o, oy, ox], channels
-    /// contiguous, for `multiplyTransposedBroadcast`; junk rows are not written.
+    /// contiguous, for `multiplyTransposedBroadcast`; junk rows are not written. O must be a
+    /// multiple of 16: blocks of 16 channels are gathered into whole 64-byte lines.
     func scatterToGridTransposed(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, gridWidth wp: Int) {
-        let o = o
-        for oc in 0..<o {
+        let o = o, ho = ho, wo = wo, plane = ho * wo
+        for ob in Swift.stride(from: 0, to: o, by: 16) {
+            let block = src + ob &* plane   // block: 16 channel planes, `plane` floats apart
             for oy in 0..<ho {
-                let from = src + (oc &* ho &+ oy) &* wo, to = dst + (oy &* wp &* o &+ oc)
-                for ox in 0..<wo { to[ox &* o] = from[ox] }
+                let from = block + oy &* wo, to = dst + (oy &* wp &* o &+ ob)
+                for ox in 0..<wo {
+                    var v = SIMD16<Float>()
+                    for t in 0..<16 { v[t] = from[t &* plane &+ ox] }
+                    UnsafeMutableRawPointer(to + ox &* o).storeBytes(of: v, as: SIMD16<Float>.self)
+                }
             }
         }
     }
