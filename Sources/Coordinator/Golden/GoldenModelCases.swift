@@ -49,6 +49,61 @@ enum GoldenModelCases {
         return comparisons
     }
 
+    /// `moco_v2_step`: one MoCo v2 step from a given state (query and key encoders, queue and
+    /// pointer) — logits, loss, the query encoder's gradients, and afterwards both encoders,
+    /// their buffers and the queue.
+    static func mocoV2Step(_ c: GoldenCase) throws -> [(String, Tensor, Tensor)] {
+        let encoder: String = try c.attr("encoder")
+        guard encoder.hasPrefix("resnet"), let depth = Int(encoder.dropFirst("resnet".count)), depth >= 8, (depth - 2) % 6 == 0 else {
+            throw GoldenUnsupported(reason: "MoCo encoder '\(encoder)' (CIFAR-style resnet(6n+2) only)")
+        }
+        let head: String = try c.attr("head")
+        let parts = head.split(separator: "-")
+        guard parts.count == 4, parts[0] == "mlp", parts[1] == "64", let hidden = Int(parts[2]), parts[3] == "dim" else {
+            throw GoldenUnsupported(reason: "MoCo head '\(head)' (mlp-64-<hidden>-dim only)")
+        }
+        let dim: Int = try c.attr("dim")
+        let imQ = try c.tensor("in.im_q"), imK = try c.tensor("in.im_k")
+        var rng = RandomGenerator(seed: 0)
+        let q = ResNet.cifar(depth: depth, inputChannels: imQ.shape[1],
+                             head: Sequential([Linear(64, hidden, rng: &rng), ReLU(), Linear(hidden, dim, rng: &rng)]), rng: &rng)
+        let k = ResNet.cifar(depth: depth, inputChannels: imQ.shape[1],
+                             head: Sequential([Linear(64, hidden, rng: &rng), ReLU(), Linear(hidden, dim, rng: &rng)]), rng: &rng)
+        for (prefix, encoder) in [("encoder_q.", q), ("encoder_k.", k)] {
+            var state: [String: Tensor] = [:]
+            for n in c.names(withPrefix: "param." + prefix) { state[n] = try c.tensor("param." + prefix + n) }
+            for n in c.names(withPrefix: "buffer." + prefix) { state[n] = try c.tensor("buffer." + prefix + n) }
+            try encoder.load(state: state)
+        }
+        let queue = try ContrastiveQueue(keys: try c.tensor("buffer.queue"), pointer: try c.ints("buffer.queue_ptr")[0])
+        guard queue.capacity == (try c.attr("K") as Int) else { throw GoldenError("\(c.name): queue rows differ from K") }
+        let moco = MoCoModel(encoderQ: q, encoderK: k, queue: queue, temperature: try c.attr("T"))
+        let bnMomentum: Float = try c.attr("bn_momentum", default: 0.1), bnEps: Float = try c.attr("bn_eps", default: 1e-5)
+        for case let bn as BatchNorm in allModules(q) + allModules(k) { bn.momentum = bnMomentum; bn.eps = bnEps }
+        q.train()
+        k.train()
+        let opt = SGD(groups: [ParameterGroup(name: "all", parameters: q.namedParameters(),
+                                              weightDecay: try c.attr("weight_decay", default: 0))],
+                      lr: try c.attr("lr"), momentum: try c.attr("momentum", default: 0))
+        Autograd.reset()
+        opt.zeroGrad()
+        let (loss, logits, keys) = moco.forward(query: imQ, key: imK, momentum: try c.attr("m"))
+        loss.backward()
+        var comparisons: [(String, Tensor, Tensor)] = [("out.logits", logits, try c.tensor("out.logits")),
+                                                       ("out.loss", Tensor(shape: [1], values: [loss.item]), try c.tensor("out.loss"))]
+        for (name, p) in q.namedParameters(prefix: "encoder_q.") where c.has("grad.param." + name) {
+            comparisons.append(("grad.param." + name, p.grad ?? Tensor.zeros(p.shape), try c.tensor("grad.param." + name)))
+        }
+        opt.step()
+        moco.queue.enqueue(keys)
+        for (name, p) in moco.namedParameters() { comparisons.append(("after.param." + name, p, try c.tensor("after.param." + name))) }
+        for (name, b) in moco.namedBuffers() { comparisons.append(("after.buffer." + name, b, try c.tensor("after.buffer." + name))) }
+        comparisons.append(("after.buffer.queue", moco.queue.keys, try c.tensor("after.buffer.queue")))
+        comparisons.append(("after.buffer.queue_ptr", Tensor(shape: [1], values: [Float(moco.queue.pointer)]),
+                            Tensor(shape: [1], values: [Float(try c.ints("after.buffer.queue_ptr")[0])])))
+        return comparisons
+    }
+
     /// `schedule`: the per-iteration values of a composed schedule.
     static func schedule(_ c: GoldenCase) throws -> [(String, Tensor, Tensor)] {
         let base: Double = try c.attr("base_lr")

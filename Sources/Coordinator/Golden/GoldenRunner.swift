@@ -55,6 +55,7 @@ public enum GoldenRunner {
             switch c.op {
             case "resnet_sgd_step": comparisons = try GoldenModelCases.resnetSGDStep(c)
             case "schedule": comparisons = try GoldenModelCases.schedule(c)
+            case "moco_v2_step": comparisons = try GoldenModelCases.mocoV2Step(c)
             default:
                 guard let op = GoldenOps.table[c.op] else {
                     return GoldenResult(name: c.name, op: c.op, worstRatio: nil, worstTensor: nil,

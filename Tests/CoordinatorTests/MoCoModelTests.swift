@@ -1,0 +1,57 @@
+@testable import Coordinator
+import Engine
+import TestSupport
+import XCTest
+
+final class MoCoModelTests: XCTestCase {
+    private func model(seed: UInt64 = 3) -> MoCoModel {
+        var rng = RandomGenerator(seed: seed)
+        return MoCoModel.cifar(depth: 8, hidden: 16, dim: 8, queueSize: 12, temperature: 0.2, rng: &rng)
+    }
+
+    func testKeyEncoderStartsAsACopyAndTakesNoGradient() {
+        let moco = model()
+        for ((_, k), (_, q)) in zip(moco.encoderK.namedParameters(), moco.encoderQ.namedParameters()) {
+            XCTAssertEqual(k.values, q.values)
+            XCTAssertFalse(k.requiresGrad)
+        }
+        XCTAssertTrue(moco.namedParameters().contains { $0.0 == "encoder_q.fc.0.weight" })
+        XCTAssertTrue(moco.namedParameters().contains { $0.0 == "encoder_k.fc.2.bias" })
+        XCTAssertTrue(moco.namedBuffers().contains { $0.0 == "encoder_k.layer1.0.bn1.running_var" })
+    }
+
+    func testMomentumUpdateIsTheExponentialMovingAverage() {
+        let moco = model()
+        let (name, q) = moco.encoderQ.namedParameters()[0]
+        let k = moco.encoderK.namedParameters()[0].1
+        for i in 0..<q.count { q[flat: i] += 1 }   // the query encoder moved
+        let before = k.values, target = q.values
+        moco.momentumUpdate(0.9)
+        for i in 0..<k.count { XCTAssertEqual(k[flat: i], before[i] * 0.9 + target[i] * 0.1, accuracy: 1e-6, name) }
+    }
+
+    /// A forward pass: unit-norm keys, logits [N, 1+K] scaled by 1/T, gradients for the query
+    /// encoder only, and the queue unchanged until the keys are enqueued.
+    func testForwardLeavesTheQueueToTheCaller() {
+        let moco = model()
+        var rng = RandomGenerator(seed: 4)
+        let imQ = Tensor.randn([4, 1, 12, 12], rng: &rng), imK = Tensor.randn([4, 1, 12, 12], rng: &rng)
+        let queueBefore = moco.queue.keys.values
+        let (loss, logits, keys) = moco.forward(query: imQ, key: imK, momentum: 0.99)
+        XCTAssertEqual(logits.shape, [4, 13])
+        XCTAssertEqual(keys.shape, [4, 8])
+        for r in 0..<4 {
+            let norm = (0..<8).reduce(Float(0)) { $0 + keys[flat: r * 8 + $1] * keys[flat: r * 8 + $1] }
+            XCTAssertEqual(norm, 1, accuracy: 1e-5)
+        }
+        // |logit| ≤ 1/T for unit vectors.
+        XCTAssertLessThanOrEqual(logits.values.map(abs).max()!, 1 / 0.2 + 1e-4)
+        loss.backward()
+        XCTAssertNotNil(moco.encoderQ.namedParameters()[0].1.grad)
+        XCTAssertTrue(moco.encoderK.namedParameters().allSatisfy { $0.1.grad == nil })
+        XCTAssertEqual(moco.queue.keys.values, queueBefore)
+        moco.queue.enqueue(keys)
+        XCTAssertEqual(moco.queue.pointer, 4)
+        XCTAssertEqual(Array(moco.queue.keys.values[0..<8]), Array(keys.values[0..<8]))
+    }
+}
