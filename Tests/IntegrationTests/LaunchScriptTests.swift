@@ -37,6 +37,20 @@ final class LaunchScriptTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/model.safetensors"))
     }
 
+    /// `-n 1`: one process with every core (not one thread, even with OMP_NUM_THREADS=1 in
+    /// the environment, which GNU nproc would otherwise obey).
+    func testOneProcessGetsEveryCore() throws {
+        let dir = scratch.appendingPathComponent("one").path
+        let r = try script("launch/run", [smoke, "-n", "1", "--", "--set", "train.iterations=5", "--set", "train.eval_every=0",
+                                          "--set", "run.dir=" + dir], environment: ["OMP_NUM_THREADS": "1"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let config = try String(contentsOfFile: dir + "/config.yaml", encoding: .utf8)
+        XCTAssertTrue(config.contains("threads: \(cores)"), "expected train.threads = \(cores):\n\(config)")
+        let log = try String(contentsOfFile: dir + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(log.contains("1 rank(s)") && log.contains("\(cores) thread(s) per rank"), log)
+    }
+
     func testBadArgumentsAreOneLineErrors() throws {
         let badN = try script("launch/run", [smoke, "-n", "zero"])
         XCTAssertEqual(badN.status, 2)
