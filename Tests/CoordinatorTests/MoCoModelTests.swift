@@ -54,4 +54,31 @@ final class MoCoModelTests: XCTestCase {
         XCTAssertEqual(moco.queue.pointer, 4)
         XCTAssertEqual(Array(moco.queue.keys.values[0..<8]), Array(keys.values[0..<8]))
     }
+
+    /// Split-BN keys: with one group per image, each key is that image encoded alone (batch
+    /// statistics of itself), whatever the shuffled order; one group is the plain forward.
+    func testKeyGroupsEncodeEachGroupOnItsOwnAndKeepTheOrder() {
+        var rng = RandomGenerator(seed: 8)
+        let images = Tensor.randn([4, 1, 12, 12], rng: &rng)
+        let order = [2, 0, 3, 1]
+        let grouped = Autograd.noGrad { model().keys(images, .shuffled(groups: 4, order: order)) }
+        let reference = model()
+        for i in 0..<4 {
+            let alone = Tensor(shape: [1, 1, 12, 12], values: Array(images.values[(i * 144)..<((i + 1) * 144)]))
+            let key = Autograd.noGrad { reference.keys(alone, .none) }
+            assertClose(Array(grouped.values[(i * 8)..<((i + 1) * 8)]), key.values, rtol: 1e-6, atol: 1e-6, "image \(i)")
+        }
+        let plain = Autograd.noGrad { model().keys(images, .none) }
+        let one = Autograd.noGrad { model().keys(images, .shuffled(groups: 1, order: order)) }
+        XCTAssertEqual(one.values, plain.values)
+    }
+
+    /// Two groups differ from one batch: the statistics no longer span the whole batch.
+    func testTwoKeyGroupsChangeTheKeys() {
+        var rng = RandomGenerator(seed: 9)
+        let images = Tensor.randn([6, 1, 12, 12], rng: &rng)
+        let plain = Autograd.noGrad { model().keys(images, .none) }
+        let split = Autograd.noGrad { model().keys(images, .shuffled(groups: 2, order: [5, 1, 3, 0, 2, 4])) }
+        XCTAssertGreaterThan(zip(plain.values, split.values).map { abs($0 - $1) }.max()!, 1e-4)
+    }
 }

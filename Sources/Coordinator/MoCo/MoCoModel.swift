@@ -77,14 +77,50 @@ public final class MoCoModel {
     /// One forward pass (steps 1–3 above). Returns the loss (on the tape, for backward), the
     /// logits [N, 1+K] (detached, for the instance accuracy) and the keys [N, dim] to enqueue
     /// once backward has run (the loss's backward reads the queue as it is now).
-    public func forward(query imQ: Tensor, key imK: Tensor, momentum m: Float) -> (loss: Tensor, logits: Tensor, keys: Tensor) {
+    ///
+    /// `keyGroups` > 1 splits the key batch into that many groups on a shuffled assignment
+    /// (`split`), each run through the key encoder on its own so its batch-norm statistics
+    /// cover only that group: in one process, the effect of the reference's shuffle-BN across
+    /// that many ranks (a query and its key no longer share statistics, which would let the
+    /// task be solved through them). The key encoder's running statistics then move once per
+    /// group.
+    public func forward(query imQ: Tensor, key imK: Tensor, momentum m: Float,
+                        keyGroups split: KeyGroups = .none) -> (loss: Tensor, logits: Tensor, keys: Tensor) {
         precondition(imQ.shape == imK.shape, "MoCo: query images \(imQ.shape) and key images \(imK.shape)")
         let q = encoderQ(imQ).l2Normalized(dim: 1)   // q: [N, dim]
         let k = Autograd.noGrad { () -> Tensor in
             momentumUpdate(m)
-            return encoderK(imK).l2Normalized(dim: 1)   // k: [N, dim]
+            return keys(imK, split)   // k: [N, dim]
         }
         let (loss, logits) = q.infoNCE(keys: k, queue: queue.keys, temperature: temperature)
         return (loss, logits, k)
+    }
+
+    /// How the key batch is divided for its batch-norm statistics.
+    public enum KeyGroups {
+        /// One batch, as the reference in one process.
+        case none
+        /// Image `order[i]` goes to group i·groups / N; each group is encoded separately.
+        case shuffled(groups: Int, order: [Int])
+    }
+
+    /// Normalised keys of `images` [N, C, H, W], in the images' order.
+    func keys(_ images: Tensor, _ split: KeyGroups) -> Tensor {
+        guard case let .shuffled(groups, order) = split, groups > 1 else { return encoderK(images).l2Normalized(dim: 1) }
+        let n = images.shape[0], plane = images.count / max(n, 1)
+        precondition(order.count == n && Set(order) == Set(0..<n), "MoCo key groups: order must be a permutation of 0..<\(n)")
+        precondition(groups <= n, "MoCo key groups: \(groups) groups for \(n) images")
+        var keys: Tensor?
+        for g in 0..<groups {
+            let members = Array(order[(g * n / groups)..<((g + 1) * n / groups)])
+            let batch = Tensor(uninitializedShape: [members.count] + Array(images.shape.dropFirst()))   // batch: [n_g, C, H, W]
+            for (j, i) in members.enumerated() { (batch.data + j * plane).update(from: images.data + i * plane, count: plane) }
+            let encoded = encoderK(batch).l2Normalized(dim: 1)   // encoded: [n_g, dim]
+            let dim = encoded.shape[1]
+            let all = keys ?? Tensor(uninitializedShape: [n, dim])
+            for (j, i) in members.enumerated() { (all.data + i * dim).update(from: encoded.data + j * dim, count: dim) }
+            keys = all
+        }
+        return keys!
     }
 }
