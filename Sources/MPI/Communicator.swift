@@ -166,10 +166,10 @@ public final class Communicator: @unchecked Sendable {
 
     /// Starts an in-place sum across ranks and returns at once; `AllreduceRequest.wait()`
     /// completes it. `buffer` must stay alive and untouched until then.
-    public func startAllreduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> AllreduceRequest {
+    public func startAllreduce<T: CommunicatorScalar>(_ buffer: UnsafeMutableBufferPointer<T>) throws -> AllreduceRequest {
         guard let handle, let base = buffer.baseAddress, !buffer.isEmpty else { return AllreduceRequest(request: nil) }
         var request = concord_mpi_request_null()
-        try MPIError.check(MPI_Iallreduce(concord_mpi_in_place(), base, Int32(buffer.count), concord_mpi_float(),
+        try MPIError.check(MPI_Iallreduce(concord_mpi_in_place(), base, Int32(buffer.count), Self.datatype(T.self),
                                           concord_mpi_sum(), handle, &request), "MPI_Iallreduce")
         return AllreduceRequest(request: request)
     }

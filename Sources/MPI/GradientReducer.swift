@@ -9,6 +9,11 @@ import Foundation
 /// every rank, while backward goes on. `finish()` waits for the rest, divides by the world
 /// size and writes the averages back into `.grad`.
 ///
+/// Buckets hold doubles: a gradient the engine summed over the batch in double
+/// (`Tensor.gradPrecise`) is added across ranks before it is rounded to float, so N ranks
+/// with batch B produce the same bits as one process with batch N·B (float gradients are
+/// widened exactly; their two-rank sum rounds as a float sum would).
+///
 /// Guards:
 /// - **Step fingerprint**: `beginStep` all-gathers (step, bucket count, element count,
 ///   micro-batches) on a communicator of its own. A rank that skipped or repeated a step's
@@ -41,7 +46,7 @@ public final class GradientReducer {
         var parameters: [Int]        // indices into `parameters`
         var offsets: [Int]           // where each starts in `buffer`
         var count: Int               // gradient values (the flag follows them)
-        var buffer: UnsafeMutableBufferPointer<Float>   // buffer: [count + 1]
+        var buffer: UnsafeMutableBufferPointer<Double>   // buffer: [count + 1]
         var filled = 0
         var request: AllreduceRequest?
     }
@@ -68,8 +73,8 @@ public final class GradientReducer {
 
     /// - Parameters:
     ///   - parameters: the trainable parameters with their names, in registration order.
-    ///   - bucketCapBytes: a bucket closes once it holds this many bytes (a larger parameter
-    ///     gets a bucket of its own).
+    ///   - bucketCapBytes: a bucket closes once it holds this many bytes of float gradients
+    ///     (they travel as doubles, twice that); a larger parameter gets a bucket of its own.
     public init(parameters: [(String, Tensor)], communicator: Communicator, bucketCapBytes: Int = 1 << 20) throws {
         precondition(bucketCapBytes > 0, "bucketCapBytes \(bucketCapBytes)")
         self.communicator = communicator
@@ -80,7 +85,7 @@ public final class GradientReducer {
         var current: [Int] = [], offsets: [Int] = [], size = 0
         func close() {
             guard !current.isEmpty else { return }
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: size + 1)
+            let buffer = UnsafeMutableBufferPointer<Double>.allocate(capacity: size + 1)
             buffer.initialize(repeating: 0)
             buckets.append(Bucket(parameters: current, offsets: offsets, count: size, buffer: buffer))
             current = []; offsets = []; size = 0
@@ -160,16 +165,16 @@ public final class GradientReducer {
         if let firstError { throw firstError }
         reductions += 1
         let exposed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        var flagged: Float = 0
+        var flagged: Double = 0
         for b in buckets { flagged = max(flagged, b.buffer[b.count]) }
         let nonFinite = flagged > 0
         if !nonFinite && communicator.size > 1 {
-            let scale = 1 / Float(communicator.size)
+            let ranks = Double(communicator.size)
             for b in buckets {
                 for (slot, index) in b.parameters.enumerated() {
                     let t = parameters[index].tensor
                     let src = b.buffer.baseAddress! + b.offsets[slot]
-                    t.accumulateGrad { g, _ in for i in 0..<t.count { g[i] = src[i] * scale } }
+                    t.accumulateGrad { g, _ in for i in 0..<t.count { g[i] = Float(src[i] / ranks) } }
                 }
             }
         }
@@ -198,8 +203,12 @@ public final class GradientReducer {
         let t = parameters[index].tensor
         let dst = buckets[b].buffer.baseAddress! + buckets[b].offsets[slot]
         if let g = t.grad {
-            var check: Float = 0   // x·0 is 0 for finite x, NaN for ±inf and NaN
-            for i in 0..<t.count { let v = g.data[i]; dst[i] = v; check += v * 0 }
+            var check: Double = 0   // x·0 is 0 for finite x, NaN for ±inf and NaN
+            if let precise = t.gradPrecise {
+                precise.withUnsafeBufferPointer { p in for i in 0..<t.count { let v = p[i]; dst[i] = v; check += v * 0 } }
+            } else {
+                for i in 0..<t.count { let v = Double(g.data[i]); dst[i] = v; check += v * 0 }
+            }
             if check != 0 || check.isNaN {
                 buckets[b].buffer[buckets[b].count] = 1
                 localNonFinite = true
@@ -246,6 +255,9 @@ public final class CommunicatorSum: CrossReplicaSum {
 
     /// Sums over every rank of `communicator`.
     public init(communicator: Communicator) { self.communicator = communicator }
+
+    /// The number of ranks.
+    public var replicas: Int { communicator.size }
 
     /// Replaces `values` with their sum over all ranks (an allreduce).
     public func sumInPlace(_ values: UnsafeMutableBufferPointer<Double>) {

@@ -50,4 +50,26 @@ final class AutogradTests: XCTestCase {
         for _ in 0..<3 { step() }
         XCTAssertEqual(BufferPool.shared.allocations, before, "steady-state steps allocated tensor buffers")
     }
+
+    /// Double contributions keep a double copy (and its rounding in `.grad`); a float
+    /// contribution ends it; clearing `.grad` clears it.
+    func testPreciseGradientAccumulation() {
+        let t = Tensor.zeros([2], requiresGrad: true)
+        let first: [Double] = [0.1, 1e-9], second: [Double] = [0.2, 1e-9]
+        first.withUnsafeBufferPointer { t.accumulatePreciseGrad($0) }
+        XCTAssertEqual(t.gradPrecise, first)
+        XCTAssertEqual(t.grad!.values, [Float(0.1), Float(1e-9)])
+        second.withUnsafeBufferPointer { t.accumulatePreciseGrad($0) }
+        XCTAssertEqual(t.gradPrecise!, [0.1 + 0.2, 2e-9])
+        XCTAssertEqual(t.grad!.values, [Float(0.1 + 0.2), Float(2e-9)], "rounded once, from the double sum")
+        t.accumulateGrad { g, _ in g[0] += 1 }
+        XCTAssertNil(t.gradPrecise)
+        second.withUnsafeBufferPointer { t.accumulatePreciseGrad($0) }   // now added in float
+        XCTAssertNil(t.gradPrecise)
+        XCTAssertEqual(t.grad!.values[0], Float(0.1 + 0.2) + 1 + Float(0.2))
+        t.grad = nil
+        first.withUnsafeBufferPointer { t.accumulatePreciseGrad($0) }
+        t.grad = nil
+        XCTAssertNil(t.gradPrecise)
+    }
 }

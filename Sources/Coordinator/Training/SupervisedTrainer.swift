@@ -55,6 +55,7 @@ public final class SupervisedTrainer {
         self.world = world
         fault = try FaultInjection.fromEnvironment()
         Parallel.configure(threads: config.train.threads, convolutional: config.model.name != .mlp)
+        BatchReduction.configure(worldSize: world.size)
         trainSet = try FashionMNIST(split: .train, directory: config.data.path)
         testSet = try FashionMNIST(split: .test, directory: config.data.path)
         guard config.model.numClasses >= FashionMNIST.classCount else {

@@ -82,14 +82,41 @@ extension Tensor {
 
     /// Gives `body` this tensor's gradient buffer. `overwrite` is true when the buffer was just
     /// created (uninitialised): the body must then write every element instead of adding.
+    /// A float contribution ends `gradPrecise` (the double copy would miss it).
     @inlinable
     public func accumulateGrad(_ body: (UnsafeMutablePointer<Float>, _ overwrite: Bool) -> Void) {
+        dropPreciseGrad()
         if let g = grad {
             body(g.data, false)
         } else {
             let g = Tensor(uninitializedShape: shape)
             grad = g
             body(g.data, true)
+        }
+    }
+
+    @usableFromInline
+    func dropPreciseGrad() { if gradPrecise != nil { gradPrecise = nil } }
+
+    /// Adds a gradient contribution computed as a sum in double precision (a reduction over
+    /// the batch). While every contribution arrives this way, `gradPrecise` holds their sum
+    /// and `.grad` its rounding to float; after a float contribution, it is added in float.
+    public func accumulatePreciseGrad(_ values: UnsafeBufferPointer<Double>) {
+        precondition(values.count == count, "precise gradient of \(values.count) values for tensor \(shape)")
+        if let g = grad {
+            let d = g.data
+            if gradPrecise != nil {
+                gradPrecise!.withUnsafeMutableBufferPointer { p in
+                    for i in 0..<count { p[i] += values[i]; d[i] = Float(p[i]) }
+                }
+            } else {
+                for i in 0..<count { d[i] += Float(values[i]) }
+            }
+        } else {
+            let g = Tensor(uninitializedShape: shape)
+            for i in 0..<count { g.data[i] = Float(values[i]) }
+            grad = g
+            gradPrecise = Array(values)
         }
     }
 }

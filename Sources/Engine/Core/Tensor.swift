@@ -22,7 +22,12 @@ public final class Tensor: CustomStringConvertible {
     /// Whether gradients flow into this tensor. Set on parameters; ops propagate it.
     public var requiresGrad: Bool
     /// Accumulated gradient, same shape as the tensor; `nil` until backward reaches it.
-    public var grad: Tensor?
+    /// Setting it to `nil` also drops `gradPrecise`.
+    public var grad: Tensor? { didSet { if grad == nil { gradPrecise = nil } } }
+    /// The gradient in double precision, while every contribution to it came from a sum
+    /// formed in double (`accumulatePreciseGrad`). The gradient reducer adds these across
+    /// processes before rounding, so the result does not depend on how a batch was split.
+    public internal(set) var gradPrecise: [Double]?
     /// Called once per backward pass when this leaf's gradient is final.
     public var onGradReady: ((Tensor) -> Void)?
     /// Uses recorded on the current tape; backward counts them down to fire `onGradReady`.

@@ -28,6 +28,25 @@ public enum VectorMath {
         return s
     }
 
+    /// Σ a[i]·b[i] in double precision, in a fixed order (two 4-wide partial sums, then the
+    /// tail); each product of two floats is exact in double.
+    @inlinable
+    public static func dotDouble(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Double {
+        var acc0 = SIMD4<Double>(), acc1 = SIMD4<Double>()
+        var i = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while i + 8 <= n {
+            let x = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let y = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc0 = acc0.addingProduct(SIMD4<Double>(x.lowHalf), SIMD4<Double>(y.lowHalf))
+            acc1 = acc1.addingProduct(SIMD4<Double>(x.highHalf), SIMD4<Double>(y.highHalf))
+            i += 8
+        }
+        var s = (acc0 + acc1).sum()
+        while i < n { s += Double(a[i]) * Double(b[i]); i += 1 }
+        return s
+    }
+
     /// Σ p[i] in double precision.
     @inlinable
     public static func sumDouble(_ p: UnsafePointer<Float>, _ n: Int) -> Double {

@@ -125,25 +125,21 @@ extension ConvGeometry {
     /// runs image by image, or — on small maps, where each tile would spend most of its time
     /// reducing its accumulators — on groups of images laid side by side
     /// (`groupedWeightGradient`).
-    func shiftedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
-        if ShiftedGemm.hasBroadcastWeightGradient(m: o) {
-            broadcastWeightGradient(x: x, gy: gy, dw: dw, overwrite: overwrite)
-            return
-        }
-        if gridColumns < 256 {
-            groupedWeightGradient(x: x, gy: gy, dw: dw, overwrite: overwrite)
-            return
-        }
+    func shiftedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>) -> [Double] {
+        if ShiftedGemm.hasBroadcastWeightGradient(m: o) { return broadcastWeightGradient(x: x, gy: gy) }
+        if gridColumns < 256 { return groupedWeightGradient(x: x, gy: gy) }
         let layout = windowLayout
         let length = ShiftedGemm.paddedColumns(gridColumns)
-        layout.offsets.withUnsafeBufferPointer { off in
-            sumWeightGradient(units: n, into: dw, overwrite: overwrite) { images, add in
+        return layout.offsets.withUnsafeBufferPointer { off in
+            let units = weightGradientUnits(group: 1)
+            return sumWeightGradient(units: units) { mine, add in
                 let padded = Tensor(uninitializedShape: [layout.bufferLength])
                 let dy = Tensor.zeros([o, length])   // dy: [O, Ho·Wp (padded to 16)], junk columns stay 0
-                for img in images {
+                for u in mine {
+                    let img = units[u][0]
                     layout.fill(x + img * inPlane, padded.data)
                     scatterToGrid(gy + img * outPlane, into: dy.data, ld: length, gridWidth: layout.gridWidth)
-                    add { product in
+                    add(u) { product in
                         ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: length, a: dy.data, lda: length,
                                                        base: padded.data, rowOffsets: off.baseAddress!, c: product,
                                                        ldc: colRows, accumulate: false)
@@ -154,27 +150,27 @@ extension ConvGeometry {
     }
 
     /// dW with the broadcast kernel over groups of about 1024 grid columns (one image of a
-    /// large map, several of a small one), each image's windows read where its lowered copy
-    /// lies and the output gradients transposed onto the grid (channels contiguous).
-    func broadcastWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
+    /// large map, several of a small one, always from one batch chunk), each image's windows
+    /// read where its lowered copy lies and the output gradients transposed onto the grid
+    /// (channels contiguous).
+    func broadcastWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>) -> [Double] {
         let grid = gridColumns
-        let group = max(1, min(n, 1024 / grid))
-        let groups = (n + group - 1) / group
+        let group = max(1, 1024 / grid)
+        let units = weightGradientUnits(group: group)
         let layout = windowLayout, stride = layout.bufferLength
-        layout.offsets.withUnsafeBufferPointer { off in
-            sumWeightGradient(units: groups, into: dw, overwrite: overwrite) { mine, add in
+        return layout.offsets.withUnsafeBufferPointer { off in
+            sumWeightGradient(units: units) { mine, add in
                 let lowered = Tensor(uninitializedShape: [group * stride])   // lowered: [G, one lowered image]
                 let dyT = Tensor.zeros([group * grid, o])                    // dyT: [G·Ho·Wp, O], junk rows stay 0
-                for g in mine {
-                    let first = g * group, count = min(group, n - first)
-                    for j in 0..<count {
-                        layout.fill(x + (first + j) * inPlane, lowered.data + j * stride)
-                        scatterToGridTransposed(gy + (first + j) * outPlane, into: dyT.data + j * grid * o,
-                                                gridWidth: layout.gridWidth)
+                for u in mine {
+                    let images = units[u]
+                    for (j, img) in images.enumerated() {
+                        layout.fill(x + img * inPlane, lowered.data + j * stride)
+                        scatterToGridTransposed(gy + img * outPlane, into: dyT.data + j * grid * o, gridWidth: layout.gridWidth)
                     }
-                    add { product in
-                        ShiftedGemm.multiplyTransposedBroadcast(m: o, k: colRows, images: count, length: grid, at: dyT.data,
-                                                                ldat: o, base: lowered.data, baseStride: stride,
+                    add(u) { product in
+                        ShiftedGemm.multiplyTransposedBroadcast(m: o, k: colRows, images: images.count, length: grid,
+                                                                at: dyT.data, ldat: o, base: lowered.data, baseStride: stride,
                                                                 rowOffsets: off.baseAddress!, c: product, ldc: colRows,
                                                                 accumulate: false)
                     }
@@ -183,37 +179,52 @@ extension ConvGeometry {
         }
     }
 
+    /// The images of each batch chunk (`BatchReduction`) in position order, cut into groups of
+    /// at most `group`, chunk after chunk: the same groups however the batch is split across
+    /// processes, so every group's float product is the same bits.
+    func weightGradientUnits(group: Int) -> [[Int]] {
+        let chunks = min(BatchReduction.localChunks, max(n, 1))
+        var units: [[Int]] = []
+        for chunk in 0..<chunks {
+            let members = Array(Swift.stride(from: chunk, to: n, by: BatchReduction.localChunks))
+            for start in Swift.stride(from: 0, to: members.count, by: group) {
+                units.append(Array(members[start..<min(start + group, members.count)]))
+            }
+        }
+        return units
+    }
+
     /// dW over groups of images side by side: row r of `windows` holds window r of each
     /// image's padded copy, one contiguous run of Ho·Wp floats per image (a copy, not an
-    /// im2col gather), against the output gradients on the same grid.
-    func groupedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>, overwrite: Bool) {
+    /// im2col gather), against the output gradients on the same grid. A group holds images of
+    /// one batch chunk (`BatchReduction`), about 1024 grid columns of them (measured faster
+    /// than 512, 768, 2048 and 4096 on ResNet-20; a group's windows stay in L2).
+    func groupedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>) -> [Double] {
         let grid = gridColumns
-        // About 1024 columns per group: measured faster than 512, 768, 2048 and 4096 on ResNet-20
-        // (a group's windows, [C·9, 1024] for 64 channels, stay in L2).
-        let group = max(1, min(n, 1024 / grid))
-        let groups = (n + group - 1) / group
+        let group = max(1, 1024 / grid)
+        let units = weightGradientUnits(group: group)
         let ld = ShiftedGemm.paddedColumns(group * grid)
         let layout = windowLayout, offsets = layout.offsets
         let rows = (0..<colRows).map { $0 * ld }
-        rows.withUnsafeBufferPointer { rowStarts in
-            sumWeightGradient(units: groups, into: dw, overwrite: overwrite) { mine, add in
+        return rows.withUnsafeBufferPointer { rowStarts in
+            sumWeightGradient(units: units) { mine, add in
                 let padded = Tensor(uninitializedShape: [layout.bufferLength])
                 // Zero-filled once: columns past a group's images (and junk grid columns of dy) are
                 // never written, so they hold zeros or finite earlier values multiplied by zero dY.
                 let windows = Tensor.zeros([colRows, ld])   // windows: [C·kh·kw, G·Ho·Wp (padded)]
                 let dy = Tensor.zeros([o, ld])              // dy: [O, G·Ho·Wp (padded)]
-                for g in mine {
-                    let first = g * group, count = min(group, n - first)
-                    if count < group { dy.fill(0) }   // a short last group leaves columns unused: zero them
-                    for j in 0..<count {
-                        layout.fill(x + (first + j) * inPlane, padded.data)
+                for u in mine {
+                    let images = units[u]
+                    if images.count < group { dy.fill(0) }   // a short group leaves columns unused: zero them
+                    for (j, img) in images.enumerated() {
+                        layout.fill(x + img * inPlane, padded.data)
                         for r in 0..<colRows {
                             let src = padded.data + offsets[r], dst = windows.data + (r &* ld &+ j &* grid)
                             for t in 0..<grid { dst[t] = src[t] }
                         }
-                        scatterToGrid(gy + (first + j) * outPlane, into: dy.data + j * grid, ld: ld, gridWidth: layout.gridWidth)
+                        scatterToGrid(gy + img * outPlane, into: dy.data + j * grid, ld: ld, gridWidth: layout.gridWidth)
                     }
-                    add { product in
+                    add(u) { product in
                         ShiftedGemm.multiplyTransposed(m: o, k: colRows, length: ld, a: dy.data, lda: ld,
                                                        base: windows.data, rowOffsets: rowStarts.baseAddress!, c: product,
                                                        ldc: colRows, accumulate: false)
@@ -223,36 +234,39 @@ extension ConvGeometry {
         }
     }
 
-    /// dW (=|+=) the sum of per-unit (image or group) products, accumulated in double.
+    /// The sum over the batch of per-unit (image or group of one chunk's images) weight-gradient
+    /// products, [O, C·kh·kw], in double: per chunk of the batch, then `BatchReduction`'s tree.
     ///
     /// A weight gradient adds up every position of every image, and the first layers see
     /// inputs with large means whose products mostly cancel: float accumulation across the
     /// batch costs digits there (it decided a PyTorch reference comparison of two ResNet-20
-    /// training steps). Each unit's float product is added into a double sum instead; the
-    /// threads' sums are added in thread order, so results do not depend on timing.
+    /// training steps). Each unit's float product is added into its chunk's double sum; the
+    /// chunking makes the result the same however the batch is split across processes (with
+    /// one thread per process), and the caller hands it on (`Tensor.accumulatePreciseGrad`).
     ///
-    /// `body(units, add)` runs once per thread on its contiguous units and calls `add` once per
-    /// unit with a closure that writes that unit's product, [O, C·kh·kw], into the given buffer.
-    func sumWeightGradient(units: Int, into dw: UnsafeMutablePointer<Float>, overwrite: Bool,
-                           _ body: (Range<Int>, (_ product: (UnsafeMutablePointer<Float>) -> Void) -> Void) -> Void) {
+    /// `body(units, add)` runs once per thread on its contiguous range of `units` and calls
+    /// `add(unit)` once per unit, in order, with a closure that writes that unit's product
+    /// into the given buffer.
+    func sumWeightGradient(units: [[Int]],
+                           _ body: (Range<Int>, (_ unit: Int, _ product: (UnsafeMutablePointer<Float>) -> Void) -> Void) -> Void) -> [Double] {
         let size = o * colRows
-        let parts = max(1, min(Parallel.threads, units))
-        let sums = UnsafeMutablePointer<Double>.allocate(capacity: parts * size)   // sums: [parts, O·C·kh·kw]
-        defer { sums.deallocate() }
-        sums.initialize(repeating: 0, count: parts * size)
-        Parallel.chunks(units) { part, range in
-            let product = Tensor(uninitializedShape: [o, colRows])
-            let sum = sums + part * size
-            body(range) { write in
-                write(product.data)
-                for i in 0..<size { sum[i] += Double(product.data[i]) }
+        let chunks = min(BatchReduction.localChunks, max(n, 1))
+        let parts = max(1, min(Parallel.threads, units.count))
+        var sums = [Double](repeating: 0, count: parts * chunks * size)   // sums: [parts, chunks, O·C·kh·kw]
+        sums.withUnsafeMutableBufferPointer { all in
+            let base = all.baseAddress!
+            Parallel.chunks(units.count) { part, range in
+                let product = Tensor(uninitializedShape: [o, colRows])
+                body(range) { unit, write in
+                    write(product.data)
+                    let sum = base + (part * chunks + BatchReduction.chunk(of: units[unit][0])) * size
+                    for i in 0..<size { sum[i] += Double(product.data[i]) }
+                }
             }
+            for part in 1..<parts { for i in 0..<(chunks * size) { base[i] += base[part * chunks * size + i] } }
+            BatchReduction.combine(base, chunks: chunks, size: size)
         }
-        for i in 0..<size {
-            var total = sums[i]
-            for part in 1..<parts { total += sums[part * size + i] }
-            dw[i] = overwrite ? Float(total) : dw[i] + Float(total)
-        }
+        return Array(sums[0..<size])
     }
 
     /// Copies one image's output gradient [O, Ho, Wo] onto the output grid: row o of `dst`

@@ -4,6 +4,8 @@ public protocol CrossReplicaSum: AnyObject {
     /// Replaces every value with its sum over all replicas (every replica calls it, in the
     /// same order). A failure to communicate ends the process with a message.
     func sumInPlace(_ values: UnsafeMutableBufferPointer<Double>)
+    /// Number of replicas the sums run over.
+    var replicas: Int { get }
 }
 
 /// Batch normalisation over [N,C] or [N,C,H,W], with PyTorch's running-statistics semantics.
@@ -41,12 +43,13 @@ extension Tensor {
             // gradient, and float sums here cost measurable digits against PyTorch's float64
             // reference. Σ(x − μ)² = Σx² − μ·Σx then loses only log2(1 + μ²/σ²) of double's 53
             // bits, invisible at float precision unless |μ|/σ exceeds about 10⁴.
-            var sums = [Double](repeating: 0, count: 2 * c + 1)   // sums: Σx [C], Σx² [C], element count
-            for img in 0..<n {
+            // Per image, then per chunk and tree (`BatchReduction`): the same bits however the
+            // batch is split across replicas.
+            var sums = Self.chunkedSums(images: n, size: 2 * c, extra: 1) { img, chunk in   // sums: Σx [C], Σx² [C], element count
                 for ch in 0..<c {
                     let (s, q) = VectorMath.sumAndSumOfSquaresDouble(px + (img * c + ch) * hw, hw)
-                    sums[ch] += s
-                    sums[c + ch] += q
+                    chunk[ch] += s
+                    chunk[c + ch] += q
                 }
             }
             sums[2 * c] = Double(m)
@@ -96,29 +99,36 @@ extension Tensor {
             // ReLU it is masked in place (dy·[y > 0]) during the pass that sums it, and it is
             // handed on as the residual's gradient without a copy.
             let pg = gOut.data
-            var sums = [Double](repeating: 0, count: 2 * c)   // sums: Σ dy [C], Σ dy·(x − μ) [C]
-            for img in 0..<n {
+            var sums = Self.chunkedSums(images: n, size: 2 * c) { img, chunk in   // sums: Σ dy [C], Σ dy·(x − μ) [C]
                 for ch in 0..<c {
                     let off = (img * c + ch) * hw
                     let mu = Double(mean.data[ch])
                     let (g, gx) = relu
                         ? VectorMath.reluMaskSumAndDotCenteredDouble(pg + off, output: py + off, px + off, hw, center: mu)
                         : VectorMath.sumAndDotCenteredDouble(pg + off, px + off, hw, center: mu)
-                    sums[ch] += g
-                    sums[c + ch] += gx
+                    chunk[ch] += g
+                    chunk[c + ch] += gx
                 }
             }
             if let residual, residual.requiresGrad { residual.takeGrad(gOut) }
-            let sumG = (0..<c).map { Float(sums[$0]) }
-            let sumGX = (0..<c).map { Float(sums[c + $0]) * invStd.data[$0] }
-            if let weight, weight.requiresGrad {
-                weight.accumulateGrad { d, ow in for ch in 0..<c { d[ch] = (ow ? 0 : d[ch]) + sumGX[ch] } }
+            // Under SyncBatchNorm the sums run over every replica's batch: the input gradient's
+            // means need them, and the weight and bias gradients are then this batch's share of
+            // the global sums (÷ replicas), which the gradient reducer's average turns into
+            // exactly what averaging the local sums gives — without depending on the split.
+            let affineNeedsGrad = (weight?.requiresGrad ?? false) || (bias?.requiresGrad ?? false)
+            var share = 1.0
+            if training, let crossReplica, requiresGrad || affineNeedsGrad {
+                sums.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) }
+                share = 1 / Double(crossReplica.replicas)
+            }
+            if let weight, weight.requiresGrad {   // Σ dy·x̂ = σ⁻¹·Σ dy·(x − μ)
+                let d = (0..<c).map { sums[c + $0] * Double(invStd.data[$0]) * share }
+                d.withUnsafeBufferPointer { weight.accumulatePreciseGrad($0) }
             }
             if let bias, bias.requiresGrad {
-                bias.accumulateGrad { d, ow in for ch in 0..<c { d[ch] = (ow ? 0 : d[ch]) + sumG[ch] } }
+                let d = (0..<c).map { sums[$0] * share }
+                d.withUnsafeBufferPointer { bias.accumulatePreciseGrad($0) }
             }
-            // The input gradient's means run over every replica's batch under SyncBatchNorm.
-            if training, let crossReplica, requiresGrad { sums.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) } }
             guard requiresGrad else { return }
             // dx = k·dy + a·(x − μ) + b per channel. training: dx = γ·σ⁻¹·(dy − mean(dy) −
             // x̂·mean(dy·x̂)); eval: dx = γ·σ⁻¹·dy. x is centred first: folding μ into b would
@@ -149,5 +159,22 @@ extension Tensor {
             }
         }
         return y
+    }
+
+    /// Per-image contributions summed per chunk of the batch and combined by
+    /// `BatchReduction`'s tree. `body(image, chunkSums)` adds image's values into the `size`
+    /// sums of its chunk. Returns `size + extra` values (the extra ones zero).
+    static func chunkedSums(images n: Int, size: Int, extra: Int = 0,
+                            _ body: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        let chunks = min(BatchReduction.localChunks, max(n, 1))
+        var all = [Double](repeating: 0, count: max(chunks * size, size + extra))
+        all.withUnsafeMutableBufferPointer { p in
+            let base = p.baseAddress!
+            for img in 0..<n { body(img, base + BatchReduction.chunk(of: img) * size) }
+            BatchReduction.combine(base, chunks: chunks, size: size)
+        }
+        var result = Array(all[0..<size])
+        result += [Double](repeating: 0, count: extra)
+        return result
     }
 }

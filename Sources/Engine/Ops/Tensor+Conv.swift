@@ -99,7 +99,7 @@ extension ConvGeometry {
     /// dW[O, C·kh·kw] += Σ_images dY[O, HW] · colsᵀ and db[O] += Σ dY, on groups of images.
     func weightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: Tensor?, db: Tensor?) {
         if let dw, runsShifted {
-            dw.accumulateGrad { d, overwrite in shiftedWeightGradient(x: x, gy: gy, dw: d, overwrite: overwrite) }
+            shiftedWeightGradient(x: x, gy: gy).withUnsafeBufferPointer { dw.accumulatePreciseGrad($0) }
             if let db { biasGradient(gy: gy, db: db) }
             return
         }
@@ -124,13 +124,10 @@ extension ConvGeometry {
     }
 
     func biasGradient(gy: UnsafePointer<Float>, db: Tensor) {
-        db.accumulateGrad { d, overwrite in
-            for oc in 0..<o {
-                var s: Double = 0
-                for img in 0..<n { s += Double(VectorMath.sum(gy + img * outPlane + oc * colCols, colCols)) }
-                d[oc] = overwrite ? Float(s) : d[oc] + Float(s)
-            }
+        let sums = Tensor.chunkedSums(images: n, size: o) { img, chunk in   // sums: Σ dY per output channel [O]
+            for oc in 0..<o { chunk[oc] += VectorMath.sumDouble(gy + img * outPlane + oc * colCols, colCols) }
         }
+        sums.withUnsafeBufferPointer { db.accumulatePreciseGrad($0) }
     }
 
     /// The geometry of dX = dY ⋆ flip(W)ᵀ when the input gradient of this (stride-1)

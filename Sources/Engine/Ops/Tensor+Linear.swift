@@ -1,5 +1,10 @@
 /// Matrix products on SGEMM.
 extension Tensor {
+    /// Linear layers with at most this many weights (O·I) run as per-row loops and sum their
+    /// weight and bias gradients over the batch in double, per batch chunk
+    /// (`Tensor.accumulatePreciseGrad`, `BatchReduction`); larger ones use SGEMM.
+    public static let preciseLinearLimit = 16_384
+
     /// a[M,K] · b[K,N] → [M,N].
     public func matmul(_ b: Tensor) -> Tensor {
         precondition(rank == 2 && b.rank == 2 && shape[1] == b.shape[0], "matmul: \(shape) · \(b.shape)")
@@ -34,9 +39,55 @@ extension Tensor {
             precondition(bias.shape == [o], "linear: bias \(bias.shape) for \(o) outputs")
             for r in 0..<nb { (y.data + r * o).update(from: bias.data, count: o) }
         }
-        BLAS.sgemm(transA: false, transB: true, m: nb, n: o, k: i, a: data, lda: i, b: weight.data, ldb: i,
-                   beta: bias == nil ? 0 : 1, c: y.data, ldc: o)
+        if o * i <= Self.preciseLinearLimit {
+            // Row by row, in double, in a fixed order: a row's outputs never depend on the batch
+            // size, and the logits are rounded once.
+            for r in 0..<nb {
+                let xRow = data + r * i, yRow = y.data + r * o
+                for oc in 0..<o {
+                    let dot = VectorMath.dotDouble(xRow, weight.data + oc * i, i)
+                    yRow[oc] = Float((bias == nil ? 0 : Double(yRow[oc])) + dot)
+                }
+            }
+        } else {
+            BLAS.sgemm(transA: false, transB: true, m: nb, n: o, k: i, a: data, lda: i, b: weight.data, ldb: i,
+                       beta: bias == nil ? 0 : 1, c: y.data, ldc: o)
+        }
         Autograd.record(y, inputs: bias.map { [self, weight, $0] } ?? [self, weight]) { [self] g in
+            if o * i <= Self.preciseLinearLimit {
+                // Small layers (classifier and projection heads): per-row loops and per-sample
+                // sums in double, per batch chunk (`BatchReduction`), so neither the input
+                // gradient nor the weight gradient depends on how the batch is split.
+                if requiresGrad {   // dX[N,I] = dY[N,O] · W[O,I], row by row
+                    accumulateGrad { d, overwrite in
+                        for r in 0..<nb {
+                            let gRow = g.data + r * o, dRow = d + r * i
+                            if overwrite { dRow.update(repeating: 0, count: i) }
+                            for oc in 0..<o {
+                                let gv = gRow[oc], wRow = weight.data + oc * i
+                                for j in 0..<i { dRow[j] += gv * wRow[j] }
+                            }
+                        }
+                    }
+                }
+                let withBias = bias?.requiresGrad ?? false
+                if weight.requiresGrad || withBias {
+                    let size = o * i + o   // dW [O, I] then db [O]
+                    let sums = Tensor.chunkedSums(images: nb, size: size) { r, chunk in
+                        let gRow = g.data + r * o, xRow = data + r * i
+                        for oc in 0..<o {
+                            let gv = Double(gRow[oc]), dRow = chunk + oc * i
+                            for j in 0..<i { dRow[j] += gv * Double(xRow[j]) }
+                            chunk[o * i + oc] += gv
+                        }
+                    }
+                    sums.withUnsafeBufferPointer { all in
+                        if weight.requiresGrad { weight.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[0..<(o * i)])) }
+                        if withBias, let bias { bias.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[(o * i)...])) }
+                    }
+                }
+                return
+            }
             if requiresGrad {   // dX[N,I] = dY[N,O] · W[O,I]
                 accumulateGrad { d, overwrite in
                     BLAS.sgemm(transA: false, transB: false, m: nb, n: i, k: o, a: g.data, lda: o,
