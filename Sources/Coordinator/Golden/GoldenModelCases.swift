@@ -65,10 +65,8 @@ enum GoldenModelCases {
         let dim: Int = try c.attr("dim")
         let imQ = try c.tensor("in.im_q"), imK = try c.tensor("in.im_k")
         var rng = RandomGenerator(seed: 0)
-        let q = ResNet.cifar(depth: depth, inputChannels: imQ.shape[1],
-                             head: Sequential([Linear(64, hidden, rng: &rng), ReLU(), Linear(hidden, dim, rng: &rng)]), rng: &rng)
-        let k = ResNet.cifar(depth: depth, inputChannels: imQ.shape[1],
-                             head: Sequential([Linear(64, hidden, rng: &rng), ReLU(), Linear(hidden, dim, rng: &rng)]), rng: &rng)
+        let q = MoCoModel.encoder(depth: depth, inputChannels: imQ.shape[1], hidden: hidden, dim: dim, rng: &rng)
+        let k = MoCoModel.encoder(depth: depth, inputChannels: imQ.shape[1], hidden: hidden, dim: dim, rng: &rng)
         for (prefix, encoder) in [("encoder_q.", q), ("encoder_k.", k)] {
             var state: [String: Tensor] = [:]
             for n in c.names(withPrefix: "param." + prefix) { state[n] = try c.tensor("param." + prefix + n) }

@@ -42,16 +42,21 @@ public final class MoCoModel {
     /// encoder, and a queue of `queueSize` random unit keys.
     public static func cifar(depth: Int, inputChannels: Int = 1, hidden: Int = 64, dim: Int, queueSize: Int,
                              temperature: Float, rng: inout RandomGenerator) -> MoCoModel {
-        func head(_ rng: inout RandomGenerator) -> Sequential {
-            Sequential([Linear(64, hidden, rng: &rng), ReLU(), Linear(hidden, dim, rng: &rng)])
-        }
-        let q = ResNet.cifar(depth: depth, inputChannels: inputChannels, head: head(&rng), rng: &rng)
-        let k = ResNet.cifar(depth: depth, inputChannels: inputChannels, head: head(&rng), rng: &rng)
+        let q = encoder(depth: depth, inputChannels: inputChannels, hidden: hidden, dim: dim, rng: &rng)
+        let k = encoder(depth: depth, inputChannels: inputChannels, hidden: hidden, dim: dim, rng: &rng)
         for ((_, dst), (_, src)) in zip(k.namedParameters() + k.namedBuffers(), q.namedParameters() + q.namedBuffers()) {
             dst.assign(src)
         }
         return MoCoModel(encoderQ: q, encoderK: k, queue: ContrastiveQueue(capacity: queueSize, dim: dim, rng: &rng),
                          temperature: temperature)
+    }
+
+    /// One encoder: a CIFAR-style ResNet-(6n+2) trunk whose `fc` is MoCo v2's MLP head
+    /// (`fc.0` Linear 64→hidden, ReLU, `fc.2` Linear hidden→dim).
+    public static func encoder(depth: Int, inputChannels: Int = 1, hidden: Int = 64, dim: Int,
+                               rng: inout RandomGenerator) -> ResNet {
+        let head = Sequential([Linear(64, hidden, rng: &rng), ReLU(), Linear(hidden, dim, rng: &rng)])
+        return ResNet.cifar(depth: depth, inputChannels: inputChannels, head: head, rng: &rng)
     }
 
     /// Every parameter of both encoders, with the reference's names.
@@ -110,17 +115,15 @@ public final class MoCoModel {
         let n = images.shape[0], plane = images.count / max(n, 1)
         precondition(order.count == n && Set(order) == Set(0..<n), "MoCo key groups: order must be a permutation of 0..<\(n)")
         precondition(groups <= n, "MoCo key groups: \(groups) groups for \(n) images")
-        var keys: Tensor?
+        let dim = queue.dim
+        let keys = Tensor(uninitializedShape: [n, dim])   // keys: [N, dim]
         for g in 0..<groups {
             let members = Array(order[(g * n / groups)..<((g + 1) * n / groups)])
             let batch = Tensor(uninitializedShape: [members.count] + Array(images.shape.dropFirst()))   // batch: [n_g, C, H, W]
             for (j, i) in members.enumerated() { (batch.data + j * plane).update(from: images.data + i * plane, count: plane) }
             let encoded = encoderK(batch).l2Normalized(dim: 1)   // encoded: [n_g, dim]
-            let dim = encoded.shape[1]
-            let all = keys ?? Tensor(uninitializedShape: [n, dim])
-            for (j, i) in members.enumerated() { (all.data + i * dim).update(from: encoded.data + j * dim, count: dim) }
-            keys = all
+            for (j, i) in members.enumerated() { (keys.data + i * dim).update(from: encoded.data + j * dim, count: dim) }
         }
-        return keys!
+        return keys
     }
 }

@@ -39,4 +39,18 @@ public enum BatchReduction {
             count = half
         }
     }
+
+    /// Per-image contributions summed per local chunk, in image order, then combined by the
+    /// tree: `body(image, chunkSums)` adds the image's values into the `size` sums of its chunk.
+    public static func sum(images n: Int, size: Int, _ body: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        let chunks = min(localChunks, max(n, 1))
+        var all = [Double](repeating: 0, count: chunks * size)   // all: [chunks, size]
+        all.withUnsafeMutableBufferPointer { p in
+            let base = p.baseAddress!
+            for image in 0..<n { body(image, base + chunk(of: image) * size) }
+            combine(base, chunks: chunks, size: size)
+        }
+        all.removeLast(all.count - size)
+        return all
+    }
 }

@@ -12,22 +12,6 @@ public enum VectorMath {
         if n > 0 { memset(p, 0, n * MemoryLayout<Float>.stride) }
     }
 
-    /// Σ p[i].
-    @inlinable
-    public static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i + 16 <= n {
-            acc0 += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            acc1 += raw.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
-            i += 16
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { s += p[i]; i += 1 }
-        return s
-    }
-
     /// Σ a[i]·b[i] in double precision, in a fixed order (two 4-wide partial sums, then the
     /// tail); each product of two floats is exact in double.
     @inlinable
@@ -84,47 +68,8 @@ public enum VectorMath {
         return (sum, squares)
     }
 
-    /// Σ (p[i] − c)² in double precision.
-    @inlinable
-    public static func sumSquaredDeviationDouble(_ p: UnsafePointer<Float>, _ n: Int, from c: Double) -> Double {
-        var acc0 = SIMD4<Double>(), acc1 = SIMD4<Double>()
-        let cv = SIMD4<Double>(repeating: c)
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i + 8 <= n {
-            let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            let d0 = SIMD4<Double>(x.lowHalf) - cv, d1 = SIMD4<Double>(x.highHalf) - cv
-            acc0 += d0 * d0
-            acc1 += d1 * d1
-            i += 8
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { let d = Double(p[i]) - c; s += d * d; i += 1 }
-        return s
-    }
-
-    /// Σ a[i]·(b[i] − c) in double precision.
-    @inlinable
-    public static func dotCenteredDouble(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, center c: Double) -> Double {
-        var acc0 = SIMD4<Double>(), acc1 = SIMD4<Double>()
-        let cv = SIMD4<Double>(repeating: c)
-        var i = 0
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        while i + 8 <= n {
-            let x = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            let y = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            acc0 += SIMD4<Double>(x.lowHalf) * (SIMD4<Double>(y.lowHalf) - cv)
-            acc1 += SIMD4<Double>(x.highHalf) * (SIMD4<Double>(y.highHalf) - cv)
-            i += 8
-        }
-        var s = (acc0 + acc1).sum()
-        while i < n { s += Double(a[i]) * (Double(b[i]) - c); i += 1 }
-        return s
-    }
-
-    /// (Σ a[i], Σ a[i]·(b[i] − c)) in double precision, in one pass over `a` — the two sums
-    /// of batch norm's backward pass. Each sum is accumulated exactly as `sumDouble` and
-    /// `dotCenteredDouble` do, so the results are the same bits.
+    /// (Σ a[i], Σ a[i]·(b[i] − c)) in double precision, in one pass — the two sums of batch
+    /// norm's backward pass.
     @inlinable
     public static func sumAndDotCenteredDouble(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int,
                                                center c: Double) -> (sum: Double, dot: Double) {

@@ -45,14 +45,14 @@ extension Tensor {
             // bits, invisible at float precision unless |μ|/σ exceeds about 10⁴.
             // Per image, then per chunk and tree (`BatchReduction`): the same bits however the
             // batch is split across replicas.
-            var sums = Self.chunkedSums(images: n, size: 2 * c, extra: 1) { img, chunk in   // sums: Σx [C], Σx² [C], element count
+            var sums = BatchReduction.sum(images: n, size: 2 * c) { img, chunk in   // sums: Σx [C], Σx² [C], then the element count
                 for ch in 0..<c {
                     let (s, q) = VectorMath.sumAndSumOfSquaresDouble(px + (img * c + ch) * hw, hw)
                     chunk[ch] += s
                     chunk[c + ch] += q
                 }
             }
-            sums[2 * c] = Double(m)
+            sums.append(Double(m))
             if let crossReplica { sums.withUnsafeMutableBufferPointer { crossReplica.sumInPlace($0) } }
             total = sums[2 * c]
             precondition(total > 1, "batchNorm in training needs more than one value per channel over all replicas, got \(total)")
@@ -99,7 +99,7 @@ extension Tensor {
             // ReLU it is masked in place (dy·[y > 0]) during the pass that sums it, and it is
             // handed on as the residual's gradient without a copy.
             let pg = gOut.data
-            var sums = Self.chunkedSums(images: n, size: 2 * c) { img, chunk in   // sums: Σ dy [C], Σ dy·(x − μ) [C]
+            var sums = BatchReduction.sum(images: n, size: 2 * c) { img, chunk in   // sums: Σ dy [C], Σ dy·(x − μ) [C]
                 for ch in 0..<c {
                     let off = (img * c + ch) * hw
                     let mu = Double(mean.data[ch])
@@ -159,22 +159,5 @@ extension Tensor {
             }
         }
         return y
-    }
-
-    /// Per-image contributions summed per chunk of the batch and combined by
-    /// `BatchReduction`'s tree. `body(image, chunkSums)` adds image's values into the `size`
-    /// sums of its chunk. Returns `size + extra` values (the extra ones zero).
-    static func chunkedSums(images n: Int, size: Int, extra: Int = 0,
-                            _ body: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
-        let chunks = min(BatchReduction.localChunks, max(n, 1))
-        var all = [Double](repeating: 0, count: max(chunks * size, size + extra))
-        all.withUnsafeMutableBufferPointer { p in
-            let base = p.baseAddress!
-            for img in 0..<n { body(img, base + BatchReduction.chunk(of: img) * size) }
-            BatchReduction.combine(base, chunks: chunks, size: size)
-        }
-        var result = Array(all[0..<size])
-        result += [Double](repeating: 0, count: extra)
-        return result
     }
 }

@@ -87,9 +87,8 @@ extension ConvGeometry {
 
     /// Copies the output gradients of `count` images from NCHW into one [O, count·HW] matrix
     /// whose rows are `ld` floats apart (default: count·HW).
-    func gatherOutputGradient(_ gy: UnsafePointer<Float>, first: Int, count: Int, into dst: UnsafeMutablePointer<Float>,
-                              ld: Int? = nil) {
-        let hw = colCols, width = ld ?? count * hw
+    func gatherOutputGradient(_ gy: UnsafePointer<Float>, first: Int, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        let hw = colCols, width = count * hw
         for j in 0..<count {
             let src = gy + (first + j) * outPlane
             for oc in 0..<o { (dst + oc * width + j * hw).update(from: src + oc * hw, count: hw) }
@@ -124,7 +123,7 @@ extension ConvGeometry {
     }
 
     func biasGradient(gy: UnsafePointer<Float>, db: Tensor) {
-        let sums = Tensor.chunkedSums(images: n, size: o) { img, chunk in   // sums: Σ dY per output channel [O]
+        let sums = BatchReduction.sum(images: n, size: o) { img, chunk in   // sums: Σ dY per output channel [O]
             for oc in 0..<o { chunk[oc] += VectorMath.sumDouble(gy + img * outPlane + oc * colCols, colCols) }
         }
         sums.withUnsafeBufferPointer { db.accumulatePreciseGrad($0) }

@@ -73,7 +73,7 @@ extension Tensor {
                 let withBias = bias?.requiresGrad ?? false
                 if weight.requiresGrad || withBias {
                     let size = o * i + o   // dW [O, I] then db [O]
-                    let sums = Tensor.chunkedSums(images: nb, size: size) { r, chunk in
+                    let sums = BatchReduction.sum(images: nb, size: size) { r, chunk in
                         let gRow = g.data + r * o, xRow = data + r * i
                         for oc in 0..<o {
                             let gv = Double(gRow[oc]), dRow = chunk + oc * i
