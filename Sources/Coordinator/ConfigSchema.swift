@@ -18,10 +18,10 @@ enum ConfigSchema {
     }
 
     /// Section names in the order `yaml()` writes them.
-    static let sections = ["model", "data", "train", "optimizer", "schedule", "distributed", "checkpoint", "run"]
+    static let sections = ["model", "data", "train", "optimizer", "schedule", "distributed", "moco", "probe", "checkpoint", "run"]
 
     /// Sections that change what is trained; the config hash covers only these.
-    static let hashedSections = ["model", "data", "train", "optimizer", "schedule", "distributed"]
+    static let hashedSections = ["model", "data", "train", "optimizer", "schedule", "distributed", "moco"]
 
     /// Every key, grouped by section in `sections` order.
     static let fields: [Field] = [
@@ -43,6 +43,7 @@ enum ConfigSchema {
         int("train.threads", \.train.threads, min: 1),
         int("train.iterations", \.train.iterations, min: 0),
         int("train.accumulation_steps", \.train.accumulationSteps, min: 1),
+        choice("train.method", \.train.method, what: "training method"),
 
         choice("optimizer.name", \.optimizer.name, what: "optimizer"),
         number("optimizer.lr", \.optimizer.lr, .above(0)),
@@ -76,6 +77,32 @@ enum ConfigSchema {
         int("distributed.max_nonfinite_steps", \.distributed.maxNonfiniteSteps, min: 0),
         choice("distributed.shard_tail", \.distributed.shardTail, what: "shard tail"),
 
+        int("moco.dim", \.moco.dim, min: 1),
+        int("moco.head_hidden", \.moco.headHidden, min: 1),
+        int("moco.queue_size", \.moco.queueSize, min: 1),
+        number("moco.temperature", \.moco.temperature, .above(0)),
+        number("moco.momentum", \.moco.momentum, .closedFraction),
+        choice("moco.momentum_schedule", \.moco.momentumSchedule, what: "momentum schedule"),
+        choice("moco.key_batch_norm", \.moco.keyBatchNorm, what: "key batch norm"),
+        int("moco.key_groups", \.moco.keyGroups, min: 1),
+        number("moco.crop_min_scale", \.moco.cropMinScale, .scale),
+        number("moco.flip_p", \.moco.flipP, .closedFraction),
+        number("moco.jitter_p", \.moco.jitterP, .closedFraction),
+        number("moco.brightness", \.moco.brightness, .fraction),
+        number("moco.contrast", \.moco.contrast, .fraction),
+        number("moco.blur_p", \.moco.blurP, .closedFraction),
+        number("moco.blur_sigma_max", \.moco.blurSigmaMax, .atLeast(0.1)),
+        int("moco.knn_k", \.moco.knnK, min: 1),
+        number("moco.knn_temperature", \.moco.knnTemperature, .above(0)),
+        int("moco.knn_every", \.moco.knnEvery, min: 0),
+
+        int("probe.epochs", \.probe.epochs, min: 1),
+        int("probe.batch_size", \.probe.batchSize, min: 1),
+        numberList("probe.lrs", \.probe.lrs, .above(0)),
+        int("probe.held_out", \.probe.heldOut, min: 0),
+        number("probe.momentum", \.probe.momentum, .fraction),
+        number("probe.weight_decay", \.probe.weightDecay, .atLeast(0)),
+
         int("checkpoint.every_iterations", \.checkpoint.everyIterations, min: 0),
         bool("checkpoint.every_epoch", \.checkpoint.everyEpoch),
         int("checkpoint.keep", \.checkpoint.keep, min: 1),
@@ -95,7 +122,7 @@ enum ConfigSchema {
 
     /// Allowed range of a number; `text` completes "must be a number ...".
     enum Bound {
-        case atLeast(Double), above(Double), fraction, closedFraction
+        case atLeast(Double), above(Double), fraction, closedFraction, scale
 
         func contains(_ value: Double) -> Bool {
             switch self {
@@ -103,6 +130,7 @@ enum ConfigSchema {
             case let .above(low): return value > low
             case .fraction: return value >= 0 && value < 1
             case .closedFraction: return value >= 0 && value <= 1
+            case .scale: return value > 0 && value <= 1
             }
         }
 
@@ -112,6 +140,7 @@ enum ConfigSchema {
             case let .above(low): return "> \(Self.text(low))"
             case .fraction: return "in [0, 1)"
             case .closedFraction: return "in [0, 1]"
+            case .scale: return "in (0, 1]"
             }
         }
 
@@ -181,6 +210,23 @@ enum ConfigSchema {
             }
             config[keyPath: path] = values
         }, render: { "[" + $0[keyPath: path].map(String.init).joined(separator: ", ") + "]" })
+    }
+
+    /// A non-empty list of numbers, each within `bound`.
+    private static func numberList(_ key: String, _ path: WritableKeyPath<TrainConfig, [Double]>, _ bound: Bound) -> Field {
+        Field(key: key, apply: { config, node, origin in
+            var values: [Double] = []
+            for element in try ConfigValue.list(node, key, origin, example: "[0.1, 0.01]") {
+                let here = origin.at(element)
+                let value = try ConfigValue.double(element, key, here)
+                guard bound.contains(value) else {
+                    throw ConfigValue.error(here, key, "every element must be a number \(bound.text), got \(element.scalar?.string ?? render(value))")
+                }
+                values.append(value)
+            }
+            guard !values.isEmpty else { throw ConfigValue.error(origin, key, "needs at least one number, e.g. [0.1]") }
+            config[keyPath: path] = values
+        }, render: { "[" + $0[keyPath: path].map(render).joined(separator: ", ") + "]" })
     }
 
     /// A list of strings; `check` returns a problem with one element, or nil.

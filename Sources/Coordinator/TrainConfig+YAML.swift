@@ -13,18 +13,21 @@ extension TrainConfig {
     ///
     /// The `run` section (directory, log interval, progress mode) is left out on purpose:
     /// moving a run directory or resuming under a supervisor without a terminal must not look
-    /// like a different experiment.
+    /// like a different experiment. So are `probe` (it never changes pre-training) and, for
+    /// supervised runs, `train.method` and `moco` — a supervised config hashes as it did
+    /// before MoCo existed, so its checkpoints still match.
     public var hash: String {
-        let digest = Self.fnv1a64(render(sections: ConfigSchema.hashedSections))
+        let sections = ConfigSchema.hashedSections.filter { train.method == .moco || $0 != "moco" }
+        let digest = Self.fnv1a64(render(sections: sections, skipping: train.method == .moco ? [] : ["train.method"]))
         let hex = String(digest, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    private func render(sections: [String]) -> String {
+    private func render(sections: [String], skipping: Set<String> = []) -> String {
         var out = ""
         for section in sections {
             out += "\(section):\n"
-            for field in ConfigSchema.fields where field.section == section {
+            for field in ConfigSchema.fields where field.section == section && !skipping.contains(field.key) {
                 out += "  \(field.name): \(field.render(self))\n"
             }
         }

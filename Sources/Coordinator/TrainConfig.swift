@@ -24,6 +24,10 @@ public struct TrainConfig: Equatable, Sendable {
     public var checkpoint = CheckpointSection()
     /// `run:` — where outputs go and how progress is shown; never changes the trained weights.
     public var run = RunSection()
+    /// `moco:` — momentum-contrast pre-training (used when `train.method` is `moco`).
+    public var moco = MoCoSection()
+    /// `probe:` — the linear probe `concord probe` trains on frozen features.
+    public var probe = ProbeSection()
 
     /// The default configuration (ResNet-20 on Fashion-MNIST, SGD, warm-up then cosine).
     public init() {}
@@ -90,6 +94,9 @@ public struct TrainConfig: Equatable, Sendable {
         /// `train.accumulation_steps`: micro-batches per optimizer step (≥ 1); `batch_size` is
         /// split evenly among them and the gradients are reduced once per step.
         public var accumulationSteps = 1
+        /// `train.method`: supervised classification, or MoCo v2 pre-training without labels
+        /// (the `moco:` section).
+        public var method: TrainMethod = .supervised
         /// Defaults.
         public init() {}
     }
@@ -206,7 +213,101 @@ public struct TrainConfig: Equatable, Sendable {
         public init() {}
     }
 
+    /// `moco:` section: MoCo v2 as facebookresearch/moco defines it, sized for 28×28 images.
+    public struct MoCoSection: Equatable, Sendable {
+        /// `moco.dim`: width of the normalised embedding the loss compares (≥ 1).
+        public var dim = 128
+        /// `moco.head_hidden`: width of the MLP head's hidden layer (`fc.0`, ≥ 1).
+        public var headHidden = 64
+        /// `moco.queue_size`: negatives kept (K ≥ 1); any K works, the queue wraps around.
+        public var queueSize = 4096
+        /// `moco.temperature`: the InfoNCE softmax temperature (> 0).
+        public var temperature = 0.2
+        /// `moco.momentum`: the key encoder's EMA momentum m (in [0, 1]); with a `cosine`
+        /// schedule, where it starts.
+        public var momentum = 0.99
+        /// `moco.momentum_schedule`: constant m, or a cosine rise from m to 1 over the run.
+        public var momentumSchedule: MomentumSchedule = .constant
+        /// `moco.key_batch_norm`: how the key encoder's batch statistics are kept from seeing
+        /// a query's own batch.
+        public var keyBatchNorm: KeyBatchNorm = .shuffle
+        /// `moco.key_groups`: groups each rank's key batch is split into for batch-norm
+        /// statistics after the shuffle (≥ 1); one process with G groups behaves like G ranks.
+        public var keyGroups = 1
+        /// `moco.crop_min_scale`: smallest crop area of the random resized crop, in (0, 1].
+        public var cropMinScale = 0.2
+        /// `moco.flip_p`: probability of a horizontal flip, in [0, 1].
+        public var flipP = 0.5
+        /// `moco.jitter_p`: probability of brightness / contrast jitter, in [0, 1].
+        public var jitterP = 0.8
+        /// `moco.brightness`: brightness factor drawn from [1 − b, 1 + b] (b in [0, 1)).
+        public var brightness = 0.4
+        /// `moco.contrast`: contrast factor drawn from [1 − c, 1 + c] (c in [0, 1)).
+        public var contrast = 0.4
+        /// `moco.blur_p`: probability of a Gaussian blur, in [0, 1].
+        public var blurP = 0.5
+        /// `moco.blur_sigma_max`: blur standard deviations are drawn from [0.1, this] pixels (≥ 0.1).
+        public var blurSigmaMax = 1.0
+        /// `moco.knn_k`: neighbours of the kNN monitor (≥ 1).
+        public var knnK = 200
+        /// `moco.knn_temperature`: the kNN monitor's similarity temperature (> 0).
+        public var knnTemperature = 0.1
+        /// `moco.knn_every`: kNN accuracy on the test set every this many epochs and after the
+        /// last (≥ 0; 0 never).
+        public var knnEvery = 1
+        /// Defaults.
+        public init() {}
+    }
+
+    /// `probe:` section: the linear classifier `concord probe` trains on frozen, standardised
+    /// features (SGD with momentum, one warm-up epoch then cosine, no weight decay by default).
+    public struct ProbeSection: Equatable, Sendable {
+        /// `probe.epochs` (≥ 1).
+        public var epochs = 30
+        /// `probe.batch_size`: feature vectors per process per step (≥ 1).
+        public var batchSize = 256
+        /// `probe.lrs`: candidate peak learning rates (each > 0). With more than one, each is
+        /// tried on the training set minus `held_out` images and the best on those is used.
+        public var lrs = [1.0, 0.3, 0.1, 0.03, 0.01]
+        /// `probe.held_out`: training images (the last ones) that pick the learning rate
+        /// (≥ 0; 0 uses the first candidate).
+        public var heldOut = 5000
+        /// `probe.momentum`, in [0, 1).
+        public var momentum = 0.9
+        /// `probe.weight_decay` (≥ 0).
+        public var weightDecay = 0.0
+        /// Defaults.
+        public init() {}
+    }
+
     // MARK: - Choices
+
+    /// Valid `train.method` values.
+    public enum TrainMethod: String, CaseIterable, Sendable {
+        /// Classification with labels (cross-entropy).
+        case supervised
+        /// MoCo v2 contrastive pre-training; labels are used only by the kNN monitor.
+        case moco
+    }
+
+    /// Valid `moco.momentum_schedule` values.
+    public enum MomentumSchedule: String, CaseIterable, Sendable {
+        /// m throughout.
+        case constant
+        /// 1 − (1 − m)·(cos(πt/T) + 1)/2: from m at the start to 1 at the end.
+        case cosine
+    }
+
+    /// Valid `moco.key_batch_norm` values.
+    public enum KeyBatchNorm: String, CaseIterable, Sendable {
+        /// Shuffle-BN: the key batch is gathered, permuted (rank 0's permutation), encoded in
+        /// slices and un-shuffled; with one process, `key_groups` groups on a shuffled assignment.
+        case shuffle
+        /// SyncBatchNorm in both encoders: statistics over every rank's batch.
+        case sync
+        /// Each rank's own batch statistics (lets the task be solved through them).
+        case local
+    }
 
     /// Valid `model.name` values.
     public enum ModelName: String, CaseIterable, Sendable {

@@ -44,13 +44,16 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     ///   - batches: data-set indices of each batch of the epoch, in order.
     ///   - augmentation: normalisation constants and the flip/crop settings.
     ///   - augment: flip and crop randomly (training); `false` only normalises and draws nothing.
+    ///   - views: when set, every batch holds two views of each image drawn with it
+    ///     (`images` and `secondView`; contrastive training) instead of `augmentation`'s one.
     ///   - rng: augmentation generator state at batch `startBatch`.
     ///   - startBatch: first batch to produce (resuming mid-epoch); earlier ones are skipped
     ///     without drawing.
     ///   - prefetch: finished batches allowed to wait (1–2 is plenty); 0 builds each batch
     ///     on the calling thread inside `next()`, with no worker thread.
     public init(dataset: FashionMNIST, batches: [[Int]], augmentation: Augmentation = Augmentation(),
-                augment: Bool, rng: RandomGenerator, startBatch: Int = 0, prefetch: Int = 2) {
+                augment: Bool, views: ContrastiveAugmentation? = nil, rng: RandomGenerator, startBatch: Int = 0,
+                prefetch: Int = 2) {
         precondition((0...batches.count).contains(startBatch), "startBatch \(startBatch) of \(batches.count)")
         precondition(prefetch >= 0, "prefetch \(prefetch)")
         for batch in batches {
@@ -62,7 +65,7 @@ public final class BatchLoader: Sequence, IteratorProtocol {
         self.randomState = rng
 
         let source = SynchronousSource(dataset: dataset, batches: batches, augmentation: augmentation,
-                                       augment: augment, rng: rng, position: startBatch)
+                                       augment: augment, views: views, rng: rng, position: startBatch)
         if prefetch == 0 {
             self.channel = nil
             self.synchronous = source
@@ -97,12 +100,12 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     ///     step counts uniform).
     public convenience init(dataset: FashionMNIST, sampler: ShardedSampler, batchSize: Int,
                             dropLast: Bool = true, augmentation: Augmentation = Augmentation(),
-                            augment: Bool = true, rng: RandomGenerator, startBatch: Int = 0,
-                            prefetch: Int = 2) {
+                            augment: Bool = true, views: ContrastiveAugmentation? = nil, rng: RandomGenerator,
+                            startBatch: Int = 0, prefetch: Int = 2) {
         precondition(sampler.datasetCount == dataset.count,
                      "sampler over \(sampler.datasetCount) examples, data set has \(dataset.count)")
         self.init(dataset: dataset, batches: sampler.batches(batchSize: batchSize, dropLast: dropLast),
-                  augmentation: augmentation, augment: augment, rng: rng, startBatch: startBatch,
+                  augmentation: augmentation, augment: augment, views: views, rng: rng, startBatch: startBatch,
                   prefetch: prefetch)
     }
 
@@ -166,6 +169,25 @@ public final class BatchLoader: Sequence, IteratorProtocol {
         let labels = dataset.labels.withUnsafeBufferPointer { all in indices.map { all[$0] } }
         return Batch(images: images, labels: labels, indices: indices, position: position)
     }
+
+    /// Builds one two-view batch on the calling thread: for each image in order, its first
+    /// view then its second, both drawn from `rng` with `views`.
+    public static func makeTwoViewBatch(dataset: FashionMNIST, indices: [Int], position: Int,
+                                        views: ContrastiveAugmentation, rng: inout RandomGenerator) -> Batch {
+        let (h, w) = (dataset.height, dataset.width)
+        let pixels = h * w
+        let first = Tensor(uninitializedShape: [indices.count, 1, h, w])   // first: [B, 1, H, W]
+        let second = Tensor(uninitializedShape: [indices.count, 1, h, w])  // second: [B, 1, H, W]
+        dataset.images.withUnsafeBufferPointer { all in
+            let base = all.baseAddress!  // all: [N, H, W]
+            for (i, index) in indices.enumerated() {
+                views.augment(base + index * pixels, height: h, width: w, into: first.data + i * pixels, rng: &rng)
+                views.augment(base + index * pixels, height: h, width: w, into: second.data + i * pixels, rng: &rng)
+            }
+        }
+        let labels = dataset.labels.withUnsafeBufferPointer { all in indices.map { all[$0] } }
+        return Batch(images: first, labels: labels, indices: indices, position: position, secondView: second)
+    }
 }
 
 /// A batch plus the generator state right after building it, so the consumer can report the
@@ -182,13 +204,18 @@ private struct SynchronousSource: @unchecked Sendable {
     let batches: [[Int]]
     let augmentation: Augmentation
     let augment: Bool
+    let views: ContrastiveAugmentation?
     var rng: RandomGenerator
     var position: Int
 
     mutating func next() -> Produced? {
         guard position < batches.count else { return nil }
-        let batch = BatchLoader.makeBatch(dataset: dataset, indices: batches[position], position: position,
-                                          augmentation: augmentation, augment: augment, rng: &rng)
+        let batch = if let views {
+            BatchLoader.makeTwoViewBatch(dataset: dataset, indices: batches[position], position: position, views: views, rng: &rng)
+        } else {
+            BatchLoader.makeBatch(dataset: dataset, indices: batches[position], position: position,
+                                  augmentation: augmentation, augment: augment, rng: &rng)
+        }
         position += 1
         return Produced(batch: batch, rngAfter: rng)
     }

@@ -1,3 +1,4 @@
+import Data
 import Engine
 import Foundation
 import MPI
@@ -5,13 +6,15 @@ import MPI
 /// Steady-state training-step throughput, measured the way the PyTorch reference measures it
 /// (`shared/bench/torch_ref/bench.py`): warm-up steps, then timed steps of
 /// forward + backward + SGD step (lr 0.1, momentum 0.9, wd 5e-4), data time counted apart.
+/// `moco` is a MoCo v2 step as training runs it (two views, K 4096, dim 128, T 0.2, m 0.99,
+/// shuffle-BN across ranks; SGD lr 0.03, wd 1e-4, as the reference's bench).
 ///
 /// Under `mpirun` every rank trains its own batch and gradients are averaged by the
 /// `GradientReducer`, as in training: images/s is global (slowest rank's time), peak RSS the
 /// largest of any rank, and the step is broken down into compute, communication (a blocking
 /// allreduce of the same buckets) and communication not hidden by backward.
 public struct ThroughputBench {
-    public enum Model: String, CaseIterable { case resnet20, mlp }
+    public enum Model: String, CaseIterable { case resnet20, mlp, moco }
 
     public var model: Model
     public var threads: Int
@@ -37,31 +40,39 @@ public struct ThroughputBench {
         }
     }
 
-    /// Runs the benchmark; `nextBatch(i)` supplies batch `i` (images [B,1,28,28], labels).
+    /// Runs the benchmark; `nextBatch(i)` supplies batch `i` (images [B,1,28,28] and labels;
+    /// for `moco` also the second view).
     public func run(dataSource: String, world: Communicator = .single(),
-                    nextBatch: (Int) throws -> (Tensor, [Int])) throws -> Result {
-        Parallel.configure(threads: threads, convolutional: model == .resnet20)
+                    nextBatch: (Int) throws -> Batch) throws -> Result {
+        Parallel.configure(threads: threads, convolutional: model != .mlp)
+        BatchReduction.configure(worldSize: world.size)
         var rng = RandomGenerator(seed: 0, purpose: .initialization)
-        let net: any Module = model == .resnet20
-            ? ResNet.cifar(depth: 20, inputChannels: 1, numClasses: 10, rng: &rng)
-            : MLP.make(inputs: 784, hidden: [1024, 1024], outputs: 10, rng: &rng)
-        net.train()
-        let opt = SGD(groups: [ParameterGroup(name: "all", parameters: net.namedParameters(), weightDecay: 5e-4)],
-                      lr: 0.1, momentum: 0.9)
-        let reducer = try GradientReducer(parameters: net.namedParameters(), communicator: world)
-        try reducer.synchronize(net.namedParameters() + net.namedBuffers())
+        var config = TrainConfig()
+        config.train.batchSize = batch
+        config.train.method = model == .moco ? .moco : .supervised
+        config.model.name = model == .mlp ? .mlp : .resnet20
+        config.model.mlpHidden = [1024, 1024]
+        let objective: any TrainingObjective = model == .moco
+            ? try MoCoObjective(config: config, world: world, monitor: nil, iterations: warmup + steps, rng: &rng)
+            : SupervisedObjective(config: config, world: world, testSet: nil, rng: &rng)
+        objective.setTraining(true)
+        let opt = SGD(groups: [ParameterGroup(name: "all", parameters: objective.parameters, weightDecay: model == .moco ? 1e-4 : 5e-4)],
+                      lr: model == .moco ? 0.03 : 0.1, momentum: 0.9)
+        let reducer = try GradientReducer(parameters: objective.parameters, communicator: world)
+        try reducer.synchronize(objective.parameters + objective.buffers)
         var stepTimes: [Double] = [], dataTimes: [Double] = [], exposedTimes: [Double] = []
         var lastLoss: Float = .nan
         for i in 0..<(warmup + steps) {
             let t0 = Clock.now()
-            let (images, labels) = try nextBatch(i)
+            let batch = try nextBatch(i)
             let t1 = Clock.now()
             opt.zeroGrad()
             try reducer.beginStep(i)
-            let loss = net(images).crossEntropy(targets: labels)
+            let (loss, _) = try objective.forward(batch, iteration: i)
             loss.backward()
             let reduced = try reducer.finish()
             opt.step()
+            try objective.finishStep(iteration: i)
             lastLoss = loss.item
             let t2 = Clock.now()
             if i >= warmup { dataTimes.append(t1 - t0); stepTimes.append(t2 - t1); exposedTimes.append(reduced.exposedSeconds) }

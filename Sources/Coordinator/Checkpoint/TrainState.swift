@@ -34,6 +34,9 @@ public struct TrainState: Codable, Equatable {
     public var metricsLines: [String]
     /// The config hash of the run (its model, data, train, optimizer, schedule, distributed keys).
     public var configHash: String
+    /// Integers the training objective keeps besides tensors (MoCo: `queue_ptr`, the queue's
+    /// next write position); absent in supervised runs.
+    public var counters: [String: Int]?
     /// Format of this struct.
     public var version: Int = 1
 
@@ -67,7 +70,8 @@ public struct TrainState: Codable, Equatable {
     }
 
     init(iteration: Int, epoch: Int, batchInEpoch: Int, samplerSeed: UInt64, worldSize: Int, globalBatch: Int, augmentation: [RandomGenerator],
-         dropout: [[RandomGenerator]], epochSums: [[Double]], nonFiniteSteps: Int, metricsLines: [String], configHash: String) {
+         dropout: [[RandomGenerator]], epochSums: [[Double]], nonFiniteSteps: Int, metricsLines: [String], configHash: String,
+         counters: [String: Int] = [:]) {
         self.iteration = iteration
         self.epoch = epoch
         self.batchInEpoch = batchInEpoch
@@ -80,5 +84,6 @@ public struct TrainState: Codable, Equatable {
         self.nonFiniteSteps = nonFiniteSteps
         self.metricsLines = metricsLines
         self.configHash = configHash
+        self.counters = counters.isEmpty ? nil : counters
     }
 }

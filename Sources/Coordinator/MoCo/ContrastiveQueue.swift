@@ -42,6 +42,15 @@ public final class ContrastiveQueue {
         self.pointer = pointer
     }
 
+    /// Moves the write position to `pointer` (restoring a checkpoint whose keys were loaded
+    /// into `keys`).
+    public func restore(pointer: Int) throws {
+        guard (0..<capacity).contains(pointer) else {
+            throw ContrastiveQueueError("queue pointer \(pointer) is outside 0..<\(capacity)")
+        }
+        self.pointer = pointer
+    }
+
     /// Writes the rows of `batch` [N, dim] from `pointer` on, wrapping around, and moves the
     /// pointer past them.
     public func enqueue(_ batch: Tensor) {

@@ -14,6 +14,8 @@ public struct FaultInjection: Equatable, Sendable {
         /// The checkpoint of that step is written slowly (2 s between its bytes and the
         /// rename), so a test can kill the run mid-write.
         case slowCheckpoint = "slow-checkpoint"
+        /// MoCo: the rank kills itself (SIGKILL) half-way through enqueuing that step's keys.
+        case killInEnqueue = "kill-in-enqueue"
     }
     /// The fault.
     public let kind: Kind
@@ -31,7 +33,7 @@ public struct FaultInjection: Equatable, Sendable {
         let tail = parts.count == 2 ? parts[1].split(separator: "=") : []
         guard parts.count == 2, head.count == 2, tail.count == 2, tail[0] == "rank",
               let kind = Kind(rawValue: String(head[0])), let step = Int(head[1]), let rank = Int(tail[1]) else {
-            throw CoordinatorError("CONCORD_FAULT '\(text)' is not KIND=STEP@rank=R with KIND skip-step, nan-gradient or slow-checkpoint; unset it for a normal run")
+            throw CoordinatorError("CONCORD_FAULT '\(text)' is not KIND=STEP@rank=R with KIND skip-step, nan-gradient, slow-checkpoint or kill-in-enqueue; unset it for a normal run")
         }
         return FaultInjection(kind: kind, step: step, rank: rank)
     }

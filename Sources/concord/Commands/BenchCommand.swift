@@ -12,7 +12,8 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure steady-state training throughput (one JSON line).",
         discussion: """
             Workloads match shared/bench/torch_ref/bench.py: resnet20 (batch 128, flip + pad-crop \
-            augmentation) and mlp 784-1024-1024-10 (batch 256), SGD momentum 0.9.
+            augmentation), mlp 784-1024-1024-10 (batch 256) and moco (MoCo v2 on a ResNet-20 \
+            trunk, batch 128, two views, queue 4096, shuffle-BN across ranks), SGD momentum 0.9.
             OPENBLAS_CORETYPE is read when OpenBLAS loads; the chosen kernel family is reported \
             as blas_core. Convolutions run on Concord's own kernels, reported as conv_kernels.
             Under mpirun every rank trains its shard and gradients are averaged: images_per_s \
@@ -21,7 +22,7 @@ struct BenchCommand: ParsableCommand {
             the bus bandwidth through Concord's wrapper and through plain MPI_Allreduce.
             """)
 
-    @Option(help: "Model: resnet20 or mlp.") var model: String = "resnet20"
+    @Option(help: "Model: resnet20, mlp or moco.") var model: String = "resnet20"
     @Option(help: "BLAS threads.") var threads: Int = 1
     @Option(help: "Batch size (default 128 for resnet20, 256 for mlp).") var batch: Int?
     @Option(help: "Timed steps.") var steps: Int = 30
@@ -36,7 +37,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--collective '\(collective)' is not measured; use allreduce")
         }
         guard ThroughputBench.Model(rawValue: model) != nil else {
-            throw ValidationError("--model '\(model)' is not a bench workload; use resnet20 or mlp")
+            throw ValidationError("--model '\(model)' is not a bench workload; use resnet20, mlp or moco")
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be ≥ 1 and --warmup ≥ 0") }
@@ -76,30 +77,34 @@ struct BenchCommand: ParsableCommand {
         let b = bench.batch
         if synthetic {
             var rng = RandomGenerator(seed: 1234, purpose: .augmentation, index: UInt64(world.rank))
-            report(try bench.run(dataSource: "synthetic", world: world) { _ in
-                (Tensor.randn([b, 1, 28, 28], rng: &rng), (0..<b).map { _ in rng.int(below: 10) })
+            report(try bench.run(dataSource: "synthetic", world: world) { i in
+                Batch(images: Tensor.randn([b, 1, 28, 28], rng: &rng), labels: (0..<b).map { _ in rng.int(below: 10) },
+                      indices: Array(0..<b), position: i,
+                      secondView: bench.model == .moco ? Tensor.randn([b, 1, 28, 28], rng: &rng) : nil)
             }.json)
             return
         }
         // Real batches from the prefetching loader, augmented as the reference does for each
-        // workload (resnet20: flip + pad-2 crop; mlp: none); epochs wrap around as needed.
+        // workload (resnet20: flip + pad-2 crop; moco: two random-resized-crop views; mlp:
+        // none); epochs wrap around as needed.
         let train = try FashionMNIST(split: .train, directory: dataDir)
         let augment = bench.model == .resnet20
         var epoch = 0
         var rng = RandomGenerator(seed: 1234, purpose: .augmentation, index: UInt64(world.rank))
         func loader() -> BatchLoader {
             let sampler = ShardedSampler(datasetCount: train.count, rank: world.rank, worldSize: world.size, seed: 1234, epoch: epoch)
-            return BatchLoader(dataset: train, sampler: sampler, batchSize: b, augment: augment, rng: rng)
+            return BatchLoader(dataset: train, sampler: sampler, batchSize: b, augment: augment,
+                               views: bench.model == .moco ? ContrastiveAugmentation(settings: .init()) : nil, rng: rng)
         }
         var current = loader()
         defer { current.stop() }
         let result = try bench.run(dataSource: "fashion-mnist", world: world) { _ in
-            if let batch = current.next() { return (batch.images, batch.labels) }
+            if let batch = current.next() { return batch }
             rng = current.randomState
             epoch += 1
             current = loader()
             guard let batch = current.next() else { throw CLIError("\(dataDir): no full batch of \(b) images in the training set") }
-            return (batch.images, batch.labels)
+            return batch
         }
         report(result.json)
     }

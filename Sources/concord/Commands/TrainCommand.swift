@@ -3,11 +3,11 @@ import Coordinator
 import Foundation
 import MPI
 
-/// `concord train CONFIG`: supervised training from a YAML run configuration.
+/// `concord train CONFIG`: training (supervised, or MoCo v2 pre-training) from a YAML run configuration.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a classifier from a YAML configuration (see configs/).",
+        abstract: "Train a classifier, or pre-train with MoCo v2, from a YAML configuration (see configs/).",
         discussion: """
             Writes the run directory (run.dir): config.yaml (resolved), metrics.jsonl, log.txt, \
             model.safetensors and checkpoints/ (iter-N.ckpt, latest, final.ckpt). Override keys \
@@ -64,7 +64,7 @@ struct TrainCommand: ParsableCommand {
             if let file, world.rank != 0 {
                 try adjustForWorldSize(&cfg, checkpoint: nil, file: file, source: file.source, ranks: world.size)
             }
-            let trainer = try SupervisedTrainer(config: cfg, run: run, world: world)
+            let trainer = try Trainer(config: cfg, run: run, world: world)
             if let file {
                 let note = try trainer.restore(file)
                 notes.append(note)
