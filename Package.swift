@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "MPITests", dependencies: ["MPI", "Engine", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Engine", "Data", "MPI", "TestSupport"],
                     exclude: ["Golden"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Data"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Data", "Coordinator"]),
     ],
     swiftLanguageModes: [.v5]
 )

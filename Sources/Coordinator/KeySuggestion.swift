@@ -37,11 +37,11 @@ enum KeySuggestion {
     }
 
     /// Suggestion for a dotted key: a key with the same last component in another section wins
-    /// (`train.lr` → `optimizer.lr`, top-level `epochs` → `train.epochs`), else the closest key.
+    /// (`train.lr` → `optimizer.lr`, top-level `epochs` → `train.epochs`; the first in `keys`'
+    /// order when several sections have it), else the closest key.
     static func forKey(_ typed: String, among keys: [String]) -> String? {
         let leaf = normalizedLeaf(typed)
-        let sameLeaf = keys.filter { normalizedLeaf($0) == leaf }
-        if sameLeaf.count == 1 { return sameLeaf[0] }
+        if let sameLeaf = keys.first(where: { normalizedLeaf($0) == leaf }) { return sameLeaf }
         return closest(to: typed, among: keys)
     }
 

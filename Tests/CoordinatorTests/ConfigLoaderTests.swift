@@ -38,6 +38,51 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertLessThanOrEqual(config.model.mlpHidden.reduce(0, +), 256)
     }
 
+    func testShippedMoCoConfigPretrainsAResNet20TrunkWithShuffleBN() throws {
+        let path = packageRoot.appendingPathComponent("configs/moco-v2-fashion.yaml").path
+        let config = try ConfigLoader.load(path: path)
+        XCTAssertEqual(config.train.method, .moco)
+        XCTAssertEqual(config.model.name, .resnet20)
+        XCTAssertEqual(config.moco.keyBatchNorm, .shuffle)
+        XCTAssertEqual(config.moco.queueSize, 4096)
+        XCTAssertEqual(config.moco.knnEvery, 1, "the kNN monitor runs every epoch")
+        XCTAssertGreaterThan(config.probe.lrs.count, 1, "the probe picks its learning rate")
+        XCTAssertGreaterThan(config.probe.heldOut, 0)
+        XCTAssertEqual(config.run.dir, "runs/moco-v2-fashion")
+    }
+
+    func testMoCoAndProbeKeysAreReadAndChecked() throws {
+        let config = try load("""
+            train:
+              method: moco
+            moco:
+              queue_size: 1000
+              key_batch_norm: local
+              key_groups: 4
+              momentum_schedule: cosine
+              crop_min_scale: 0.5
+            probe:
+              lrs: [0.5, 0.05]
+              held_out: 0
+            """)
+        XCTAssertEqual(config.moco.queueSize, 1000)
+        XCTAssertEqual(config.moco.keyBatchNorm, .local)
+        XCTAssertEqual(config.moco.keyGroups, 4)
+        XCTAssertEqual(config.moco.momentumSchedule, .cosine)
+        XCTAssertEqual(config.moco.cropMinScale, 0.5)
+        XCTAssertEqual(config.probe.lrs, [0.5, 0.05])
+        XCTAssertEqual(config.probe.heldOut, 0)
+        assertCoordinatorError(try load("train:\n  method: simclr\n"),
+                               contains: ["x.yaml:2: train.method: unknown training method 'simclr'", "valid: supervised, moco"])
+        assertCoordinatorError(try load("moco:\n  crop_min_scale: 0\n"),
+                               contains: ["moco.crop_min_scale: must be a number in (0, 1], got 0"])
+        assertCoordinatorError(try load("moco:\n  key_groups: 0\n"), contains: ["moco.key_groups: must be an integer >= 1, got 0"])
+        assertCoordinatorError(try load("moco:\n  key_batch_norm: global\n"), contains: ["valid: shuffle, sync, local"])
+        assertCoordinatorError(try load("probe:\n  lrs: []\n"), contains: ["probe.lrs: needs at least one number"])
+        assertCoordinatorError(try load("probe:\n  lrs: [0.1, -1]\n"),
+                               contains: ["x.yaml:2: probe.lrs: every element must be a number > 0, got -1"])
+    }
+
     // MARK: - Reading values
 
     func testFileValuesOverrideDefaultsAndTheRestStay() throws {

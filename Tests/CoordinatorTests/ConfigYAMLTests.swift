@@ -55,6 +55,31 @@ final class ConfigYAMLTests: XCTestCase {
         c.schedule.power = 2
         c.schedule.weightDecayKind = .cosine
         c.schedule.finalWeightDecay = 1e-6
+        c.train.method = .moco
+        c.moco.dim = 64
+        c.moco.headHidden = 256
+        c.moco.queueSize = 65536
+        c.moco.temperature = 0.07
+        c.moco.momentum = 0.999
+        c.moco.momentumSchedule = .cosine
+        c.moco.keyBatchNorm = .sync
+        c.moco.keyGroups = 4
+        c.moco.cropMinScale = 0.08
+        c.moco.flipP = 0
+        c.moco.jitterP = 1
+        c.moco.brightness = 0.2
+        c.moco.contrast = 0.6
+        c.moco.blurP = 0.25
+        c.moco.blurSigmaMax = 2
+        c.moco.knnK = 20
+        c.moco.knnTemperature = 0.07
+        c.moco.knnEvery = 5
+        c.probe.epochs = 100
+        c.probe.batchSize = 1024
+        c.probe.lrs = [30, 3.5e-3]
+        c.probe.heldOut = 0
+        c.probe.momentum = 0.5
+        c.probe.weightDecay = 1e-6
         c.run.dir = "-runs/true"
         c.run.logEvery = 10
         c.run.progress = .none
@@ -94,6 +119,24 @@ final class ConfigYAMLTests: XCTestCase {
         XCTAssertTrue(text.contains("  milestones: []\n"))
         XCTAssertTrue(text.contains("  eps: 1.0e-08\n"))
         XCTAssertTrue(text.contains("  dataset: fashion-mnist\n"))
+    }
+
+    /// A supervised config hashes without the MoCo keys (its checkpoints from before MoCo
+    /// still match); a MoCo config's hash covers them, but not the probe's.
+    func testHashCoversTheMoCoSectionOnlyForMoCoRuns() {
+        let base = TrainConfig()
+        var supervised = base
+        supervised.moco.temperature = 0.07
+        XCTAssertEqual(supervised.hash, base.hash)
+        var moco = base
+        moco.train.method = .moco
+        XCTAssertNotEqual(moco.hash, base.hash)
+        var warmer = moco
+        warmer.moco.temperature = 0.5
+        XCTAssertNotEqual(warmer.hash, moco.hash)
+        var probed = moco
+        probed.probe.lrs = [3]
+        XCTAssertEqual(probed.hash, moco.hash)
     }
 
     func testHashIsStableAndIgnoresTheRunSection() {

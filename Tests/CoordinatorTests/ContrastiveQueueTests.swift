@@ -47,6 +47,19 @@ final class ContrastiveQueueTests: XCTestCase {
         }
     }
 
+    func testRestoringThePointerInPlace() throws {
+        var rng = RandomGenerator(seed: 2)
+        let queue = ContrastiveQueue(capacity: 5, dim: 2, rng: &rng)
+        try queue.restore(pointer: 3)
+        XCTAssertEqual(queue.pointer, 3)
+        queue.enqueue(Tensor(shape: [3, 2], values: [1, 1, 2, 2, 3, 3]))
+        XCTAssertEqual(queue.pointer, 1)
+        XCTAssertEqual(Array(queue.keys.values[6...]), [1, 1, 2, 2])
+        XCTAssertEqual(Array(queue.keys.values[0..<2]), [3, 3])
+        XCTAssertThrowsError(try queue.restore(pointer: 5)) { XCTAssertTrue("\($0)".contains("pointer 5 is outside 0..<5"), "\($0)") }
+        XCTAssertThrowsError(try queue.restore(pointer: -1))
+    }
+
     func testRestoredQueueIsACopy() throws {
         let saved = Tensor(shape: [2, 1], values: [7, 8])
         let queue = try ContrastiveQueue(keys: saved, pointer: 1)

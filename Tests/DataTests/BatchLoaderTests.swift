@@ -67,6 +67,31 @@ final class BatchLoaderTests: XCTestCase {
         }
     }
 
+    /// Two-view batches: both views of each image from one stream, in image order, the same
+    /// on the worker as on this thread; the views are independent draws.
+    func testTwoViewBatchesEqualTheSynchronousPathAndDifferBetweenViews() {
+        let views = ContrastiveAugmentation(settings: .init())
+        let batches = sampler().batches(batchSize: 8, dropLast: true)
+        var rng = RandomGenerator(seed: 9, stream: 3)
+        var reference: [Batch] = []
+        for (position, indices) in batches.enumerated() {
+            reference.append(BatchLoader.makeTwoViewBatch(dataset: dataset, indices: indices, position: position, views: views, rng: &rng))
+        }
+        let loader = BatchLoader(dataset: dataset, sampler: sampler(), batchSize: 8, views: views,
+                                 rng: RandomGenerator(seed: 9, stream: 3), prefetch: 2)
+        let got = drain(loader)
+        XCTAssertEqual(got.count, reference.count)
+        for (a, b) in zip(got, reference) {
+            assertSame(a, b)
+            XCTAssertEqual(a.secondView?.values, b.secondView?.values, "batch \(a.position) second view")
+            XCTAssertEqual(a.secondView?.shape, [8, 1, 28, 28])
+            XCTAssertNotEqual(a.images.values, a.secondView?.values, "two independent views")
+        }
+        XCTAssertEqual(loader.randomState, rng)
+        let plain = BatchLoader(dataset: dataset, sampler: sampler(), batchSize: 8, rng: RandomGenerator(seed: 9), prefetch: 0)
+        XCTAssertNil(plain.next()?.secondView, "one view unless asked")
+    }
+
     func testImagesHaveTheBatchShapeAndRealPixels() {
         let loader = BatchLoader(dataset: dataset, sampler: sampler(), batchSize: 16, augment: false,
                                  rng: RandomGenerator(seed: 1))

@@ -61,7 +61,7 @@ final class ResumeTests: XCTestCase {
     private func metrics(_ name: String) throws -> [NSDictionary] {
         try String(contentsOfFile: dir(name) + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { line in
             var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            for key in ["epoch_s", "images_per_s", "peak_rss_mib"] { object.removeValue(forKey: key) }
+            for key in ["epoch_s", "eval_s", "images_per_s", "peak_rss_mib"] { object.removeValue(forKey: key) }
             return object as NSDictionary
         }
     }

@@ -53,6 +53,7 @@ public struct TrainState: Codable, Equatable {
         file.set("config.yaml", bytes: Array(configYAML.utf8))
         file.metadata = ["kind": "train-state", "iteration": String(iteration), "epoch": String(epoch),
                          "config_hash": configHash, "world_size": String(worldSize)]
+        for (name, value) in counters ?? [:] { file.metadata[name] = String(value) }
         return file
     }
 

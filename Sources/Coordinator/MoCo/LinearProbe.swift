@@ -200,12 +200,7 @@ public struct LinearProbe {
     /// Running statistics = the plain average over the first `images` training images of
     /// each batch's statistics (momentum 1/(t + 1) at batch t); the same on every rank.
     func reestimateBatchNorm(_ encoder: ResNet, on dataset: FashionMNIST, images: Int) throws {
-        var norms: [BatchNorm] = []
-        func visit(_ m: any Module) {
-            if let bn = m as? BatchNorm { norms.append(bn) }
-            for (_, child) in m.children { visit(child) }
-        }
-        visit(encoder)
+        let norms = encoder.layers(of: BatchNorm.self)
         let saved = norms.map(\.momentum)
         defer { for (bn, m) in zip(norms, saved) { bn.momentum = m } }
         encoder.train()

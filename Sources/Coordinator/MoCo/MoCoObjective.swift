@@ -20,7 +20,8 @@ final class MoCoObjective: TrainingObjective {
     let monitor: KNNMonitor?
     let views: ContrastiveAugmentation?
     let trunk: String
-    let fault: FaultInjection?
+    /// The injected fault, if any; a resumed run does not repeat it.
+    private(set) var fault: FaultInjection?
     /// Every rank's keys of the step in progress, enqueued once the step is final. keys: [N·B, dim]
     private var pendingKeys: Tensor?
 
@@ -58,9 +59,12 @@ final class MoCoObjective: TrainingObjective {
         views = ContrastiveAugmentation(settings: settings)
         trunk = config.model.name.rawValue
         fault = try FaultInjection.fromEnvironment()
-        if moco.keyBatchNorm == .sync && world.isDistributed {
+        // SyncBatchNorm: the query encoder's with distributed.sync_batch_norm, as in supervised
+        // training; the key encoder's with moco.key_batch_norm sync.
+        if world.isDistributed {
             let sum = CommunicatorSum(communicator: world)
-            for bn in batchNorms { bn.crossReplica = sum }
+            if config.distributed.syncBatchNorm { model.encoderQ.layers(of: BatchNorm.self).forEach { $0.crossReplica = sum } }
+            if moco.keyBatchNorm == .sync { model.encoderK.layers(of: BatchNorm.self).forEach { $0.crossReplica = sum } }
         }
     }
 
@@ -85,6 +89,7 @@ final class MoCoObjective: TrainingObjective {
         do { try model.queue.restore(pointer: pointer) } catch {
             throw CoordinatorError("checkpoint '\(source)': \(error); use an older checkpoint")
         }
+        fault = nil
     }
 
     func setTraining(_ training: Bool) {

@@ -14,7 +14,8 @@ public struct FaultInjection: Equatable, Sendable {
         /// The checkpoint of that step is written slowly (2 s between its bytes and the
         /// rename), so a test can kill the run mid-write.
         case slowCheckpoint = "slow-checkpoint"
-        /// MoCo: the rank kills itself (SIGKILL) half-way through enqueuing that step's keys.
+        /// MoCo: the rank kills itself (SIGKILL) half-way through enqueuing that step's keys;
+        /// only in a run that did not resume, so a restarted run gets past it.
         case killInEnqueue = "kill-in-enqueue"
     }
     /// The fault.

@@ -21,6 +21,8 @@ public final class Trainer {
         public var trainAccuracy: Double
         /// The objective's evaluation (`test_loss`, `test_acc`, `knn_acc`), when it ran.
         public var evaluation: [(String, Double)]
+        /// Seconds the evaluation took (not part of `seconds`).
+        public var evaluationSeconds: Double?
         public var learningRate: Double
         public var seconds: Double
         public var imagesPerSecond: Double
@@ -211,7 +213,9 @@ public final class Trainer {
                                        skippedSteps: Int(sums[3]))
             let every = config.train.method == .moco ? config.moco.knnEvery : config.train.evalEvery
             if every > 0 && ((epoch + 1) % every == 0 || epoch == epochs - 1 || globalIteration >= lastIteration) {
+                let evaluationStart = Clock.now()
                 metrics.evaluation = try evaluate()
+                metrics.evaluationSeconds = Clock.now() - evaluationStart
             }
             history.append(metrics)
             try record(metrics)
@@ -250,7 +254,13 @@ public final class Trainer {
             try world.broadcast(UnsafeMutableBufferPointer(start: buffer.data, count: buffer.count), root: 0)
         }
         objective.setTraining(false)
-        defer { objective.setTraining(true) }
+        // Training's pooled buffers go back before the evaluation's shapes are allocated, and
+        // the evaluation's after it: peak memory is the larger phase, not their sum.
+        BufferPool.shared.drain()
+        defer {
+            BufferPool.shared.drain()
+            objective.setTraining(true)
+        }
         return try objective.evaluate(batchSize: config.train.batchSize)
     }
 
@@ -263,6 +273,7 @@ public final class Trainer {
             "ranks": .int(world.size), "skipped_steps": .int(m.skippedSteps),
         ]
         for (name, value) in objective.scheduleValues(at: max(globalIteration - 1, 0)) + m.evaluation { fields[name] = .double(value) }
+        if let seconds = m.evaluationSeconds { fields["eval_s"] = .double(seconds) }
         let json = MetricValue.jsonObject(fields)
         metricsLines.append(json)
         try run.appendMetricsLine(json)

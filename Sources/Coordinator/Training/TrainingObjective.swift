@@ -48,24 +48,15 @@ extension TrainingObjective {
     var views: ContrastiveAugmentation? { nil }
 
     /// Every batch-norm layer of every module.
-    var batchNorms: [BatchNorm] {
-        var out: [BatchNorm] = []
-        func visit(_ module: any Module) {
-            if let bn = module as? BatchNorm { out.append(bn) }
-            for (_, child) in module.children { visit(child) }
-        }
-        modules.forEach(visit)
-        return out
-    }
+    var batchNorms: [BatchNorm] { modules.flatMap { $0.layers(of: BatchNorm.self) } }
 
     /// Every dropout layer, in module order (their random streams are checkpointed).
-    var dropoutLayers: [Dropout] {
-        var out: [Dropout] = []
-        func visit(_ module: any Module) {
-            if let d = module as? Dropout { out.append(d) }
-            for (_, child) in module.children { visit(child) }
-        }
-        modules.forEach(visit)
-        return out
+    var dropoutLayers: [Dropout] { modules.flatMap { $0.layers(of: Dropout.self) } }
+}
+
+extension Module {
+    /// This module and its descendants that are `T`s, depth-first in registration order.
+    func layers<T>(of type: T.Type) -> [T] {
+        ((self as? T).map { [$0] } ?? []) + children.flatMap { $0.1.layers(of: type) }
     }
 }

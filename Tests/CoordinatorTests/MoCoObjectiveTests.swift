@@ -1,0 +1,52 @@
+@testable import Coordinator
+import Engine
+import MPI
+import TestSupport
+import XCTest
+
+/// The MoCo objective's pieces that run in one process: the instance accuracy and the key
+/// encoding modes.
+final class MoCoObjectiveTests: XCTestCase {
+    func testInstanceAccuracyCountsPositivesAboveEveryNegative() {
+        let logits = Tensor(shape: [3, 3], values: [5, 1, 2,    // positive first
+                                                    1, 3, 0,    // a negative wins
+                                                    2, 2, 1])   // a tie is not a win
+        XCTAssertEqual(MoCoObjective.positivesRankedFirst(logits), 1)
+    }
+
+    private func model() -> MoCoModel {
+        var rng = RandomGenerator(seed: 11)
+        return MoCoModel.cifar(depth: 8, hidden: 16, dim: 8, queueSize: 12, temperature: 0.2, rng: &rng)
+    }
+
+    private func images(_ n: Int) -> Tensor {
+        var rng = RandomGenerator(seed: 4)
+        return Tensor.randn([n, 1, 28, 28], rng: &rng)
+    }
+
+    /// In one process, shuffle-BN with G groups is the key groups on rank 0's permutation of
+    /// the iteration; with one group, and `local`, the keys of the whole batch. The batch
+    /// reduction's chunking is back to the world's afterwards.
+    func testOneProcessKeyEncodingUsesTheIterationsPermutationForItsGroups() throws {
+        let moco = model(), x = images(8)
+        let world = Communicator.single()
+        let shuffled = KeyEncoding(mode: .shuffle, groups: 2, world: world, seed: 5)
+        let perm = try shuffled.permutation(count: 8, iteration: 3)
+        XCTAssertEqual(perm.sorted(), Array(0..<8))
+        XCTAssertNotEqual(perm, try shuffled.permutation(count: 8, iteration: 4), "a new permutation every iteration")
+        BatchReduction.configure(worldSize: 2)
+        let expected = Autograd.noGrad { moco.keys(x, .shuffled(groups: 2, order: perm)) }
+        BatchReduction.configure(worldSize: 1)
+        let (own, all) = try shuffled.encode(x, iteration: 3, with: moco)
+        XCTAssertEqual(own.values, expected.values, "groups summed as two ranks would")
+        XCTAssertEqual(all.values, own.values)
+        XCTAssertEqual(BatchReduction.localChunks, BatchReduction.globalChunks)
+        let whole = Autograd.noGrad { moco.keys(x, .none) }
+        let notShuffled = try KeyEncoding(mode: .shuffle, groups: 1, world: world, seed: 5).encode(x, iteration: 3, with: moco)
+        let local = try KeyEncoding(mode: .local, groups: 1, world: world, seed: 5).encode(x, iteration: 3, with: moco)
+        XCTAssertEqual(notShuffled.own.values, whole.values)
+        XCTAssertEqual(local.own.values, whole.values)
+        assertClose(own.values, whole.values, rtol: 0.5, atol: 0.5)
+        XCTAssertNotEqual(own.values, whole.values, "two groups' statistics differ from the whole batch's")
+    }
+}
