@@ -36,12 +36,15 @@ enum KeySuggestion {
         return best?.candidate
     }
 
-    /// Suggestion for a dotted key: a key with the same last component in another section wins
-    /// (`train.lr` → `optimizer.lr`, top-level `epochs` → `train.epochs`; the first in `keys`'
-    /// order when several sections have it), else the closest key.
+    /// Suggestion for a dotted key: a key with the same last component wins — in the typed
+    /// section first (`probe.batch-size` → `probe.batch_size`), else the first in `keys`' order
+    /// (`train.lr` → `optimizer.lr`, top-level `epochs` → `train.epochs`) — else the closest key.
     static func forKey(_ typed: String, among keys: [String]) -> String? {
         let leaf = normalizedLeaf(typed)
-        if let sameLeaf = keys.first(where: { normalizedLeaf($0) == leaf }) { return sameLeaf }
+        let section = typed.contains(".") ? String(typed.prefix { $0 != "." }) + "." : nil
+        let sameLeaf = keys.filter { normalizedLeaf($0) == leaf }
+        if let section, let here = sameLeaf.first(where: { $0.hasPrefix(section) }) { return here }
+        if let first = sameLeaf.first { return first }
         return closest(to: typed, among: keys)
     }
 

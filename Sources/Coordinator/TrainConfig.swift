@@ -303,7 +303,8 @@ public struct TrainConfig: Equatable, Sendable {
         /// Shuffle-BN: the key batch is gathered, permuted (rank 0's permutation), encoded in
         /// slices and un-shuffled; with one process, `key_groups` groups on a shuffled assignment.
         case shuffle
-        /// SyncBatchNorm in both encoders: statistics over every rank's batch.
+        /// SyncBatchNorm in the key encoder: statistics over every rank's key batch (the query
+        /// encoder's follow `distributed.sync_batch_norm`).
         case sync
         /// Each rank's own batch statistics (lets the task be solved through them).
         case local

@@ -79,6 +79,8 @@ final class ConfigLoaderTests: XCTestCase {
         assertCoordinatorError(try load("moco:\n  key_groups: 0\n"), contains: ["moco.key_groups: must be an integer >= 1, got 0"])
         assertCoordinatorError(try load("moco:\n  key_batch_norm: global\n"), contains: ["valid: shuffle, sync, local"])
         assertCoordinatorError(try load("probe:\n  lrs: []\n"), contains: ["probe.lrs: needs at least one number"])
+        assertCoordinatorError(try load("probe:\n  batch-size: 64\n"), contains: ["did you mean 'probe.batch_size'?"])
+        assertCoordinatorError(try load("moco:\n  lr: 0.1\n"), contains: ["did you mean 'optimizer.lr'?"])
         assertCoordinatorError(try load("probe:\n  lrs: [0.1, -1]\n"),
                                contains: ["x.yaml:2: probe.lrs: every element must be a number > 0, got -1"])
     }

@@ -134,7 +134,7 @@ final class MoCoTrainingTests: XCTestCase {
     /// reach sensible accuracy; mistakes are one-line errors.
     func testProbeReportsTestAccuracyForEachExtractorAndRefusesBadInput() throws {
         let short = ["--set", "probe.epochs=2", "--set", "probe.lrs=[0.1]"]
-        let pixels = try Concord.run(["probe", "configs/moco-v2-fashion.yaml", "--features", "pixels"] + short)
+        let pixels = try Concord.run(["probe", "configs/moco-v2-fashion.yaml", "--features", "pixels", "--set", "run.dir=" + dir("pixels")] + short)
         XCTAssertEqual(pixels.status, 0, pixels.output)
         let line = try XCTUnwrap(pixels.output.split(separator: "\n").last { $0.hasPrefix("{") })
         let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])

@@ -81,28 +81,36 @@ public struct LinearProbe {
         BatchReduction.configure(worldSize: world.size)
         let trainSet = try FashionMNIST(split: .train, directory: config.data.path)
         let testSet = try FashionMNIST(split: .test, directory: config.data.path)
+        let p = config.probe
+        guard p.heldOut + p.batchSize * world.size <= trainSet.count else {
+            throw CoordinatorError("probe.held_out \(p.heldOut) leaves fewer than probe.batch_size \(p.batchSize) training images per rank to fit on; lower it (5000 is plenty)")
+        }
         let extract = try makeExtractor(extractor, trainSet: trainSet)
         let batch = config.train.batchSize
         let train = FeatureBank.shard(of: trainSet, world: world, batchSize: batch, extract: extract)   // features: [n_r, D]
         let test = FeatureBank.shard(of: testSet, world: world, batchSize: batch, extract: extract)
-        let (mean, std) = try statistics(train.features)
-        standardize(train.features, mean: mean, std: std)
-        standardize(test.features, mean: mean, std: std)
         let width = train.features.shape[1]
 
-        // The learning rate: the best of the candidates on the held-out images.
-        let p = config.probe
+        // The learning rate: the best of the candidates on the held-out images, standardised
+        // with the statistics of the rows fitted on (the held-out ones play the test set).
         var chosen = p.lrs[0]
         var selection: [(lr: Double, heldOutAccuracy: Double)] = []
         if p.lrs.count > 1 && p.heldOut > 0 {
             let (fitSet, heldSet) = split(train, heldOut: p.heldOut, datasetCount: trainSet.count)
+            let (mean, std) = try statistics(fitSet.features)
+            standardize(fitSet.features, mean: mean, std: std)
+            standardize(heldSet.features, mean: mean, std: std)
             for lr in p.lrs {
                 let classifier = try fit(fitSet, lr: lr, log: { _ in })
-                selection.append((lr, try accuracy(classifier, heldSet)))
-                if world.rank == 0 { log("probe \(extractor.name): lr \(lr) reaches " + String(format: "%.2f%%", selection.last!.heldOutAccuracy * 100) + " on the \(p.heldOut) held-out images") }
+                let heldOutAccuracy = try accuracy(classifier, heldSet)
+                selection.append((lr, heldOutAccuracy))
+                if world.rank == 0 { log("probe \(extractor.name): lr \(lr) reaches " + String(format: "%.2f%%", heldOutAccuracy * 100) + " on the \(p.heldOut) held-out images") }
             }
-            chosen = selection.max { $0.heldOutAccuracy < $1.heldOutAccuracy }!.lr
+            chosen = selection.max { $0.heldOutAccuracy < $1.heldOutAccuracy }?.lr ?? chosen
         }
+        let (mean, std) = try statistics(train.features)
+        standardize(train.features, mean: mean, std: std)
+        standardize(test.features, mean: mean, std: std)
         let classifier = try fit(train, lr: chosen) { line in if world.rank == 0 { log("probe \(extractor.name): " + line) } }
         return Result(extractor: extractor.name, featureCount: width, epochs: p.epochs, learningRate: chosen, selection: selection,
                       trainAccuracy: try accuracy(classifier, train), testAccuracy: try accuracy(classifier, test),

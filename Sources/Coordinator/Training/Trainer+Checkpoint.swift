@@ -64,6 +64,10 @@ extension Trainer {
             }
             start = Position(epoch: state.epoch, batchInEpoch: state.batchInEpoch, augmentation: fresh, epochSums: sums)
             note += "; saved on \(state.worldSize) rank(s), now \(world.size): global batch \(config.train.batchSize * world.size) kept (\(config.train.batchSize) per rank), random streams re-derived, so the continuation is not bit-identical to an uninterrupted run"
+            if config.train.method == .moco && config.moco.keyBatchNorm == .shuffle {
+                note += "; MoCo shuffle-BN now splits the key batch into \(world.size * config.moco.keyGroups) group(s) "
+                    + "(\(world.size) rank(s) × moco.key_groups \(config.moco.keyGroups)): set moco.key_groups to keep the run's count"
+            }
         }
         if state.configHash != config.hash {
             note += "; the config differs from the checkpoint's (hash \(state.configHash) → \(config.hash))"

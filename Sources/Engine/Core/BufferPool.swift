@@ -57,9 +57,8 @@ public final class BufferPool: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Frees every pooled buffer (live ones are untouched) and hands the freed memory back to
-    /// the system, so a phase with other shapes (an evaluation) does not stack its buffers on
-    /// top of training's.
+    /// Frees every pooled buffer (live ones are untouched), so a phase with other shapes (an
+    /// evaluation) does not stack its buffers on top of training's.
     public func drain() {
         lock.lock()
         let lists = free
@@ -67,9 +66,6 @@ public final class BufferPool: @unchecked Sendable {
         pooledBytesCounter = 0
         lock.unlock()
         for (_, list) in lists { for p in list { UnsafeMutableRawPointer(p).deallocate() } }
-        #if canImport(Glibc)
-        malloc_trim(0)
-        #endif
     }
 }
 

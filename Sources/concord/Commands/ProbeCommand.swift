@@ -23,7 +23,7 @@ struct ProbeCommand: ParsableCommand {
     var `init`: String = "checkpoint"
     @Option(help: ArgumentHelp("What the classifier sees: trunk (default) or pixels.", valueName: "trunk|pixels"))
     var features: String = "trunk"
-    @Option(name: .customLong("set"), help: "Override a key: --set probe.lr=1 (repeatable).")
+    @Option(name: .customLong("set"), help: "Override a key: --set probe.lrs=[1] (repeatable).")
     var overrides: [String] = []
 
     func validate() throws {
@@ -35,6 +35,9 @@ struct ProbeCommand: ParsableCommand {
         }
         if features == "trunk" && `init` == "checkpoint" && checkpoint == nil {
             throw ValidationError("--checkpoint CKPT is needed for the trained trunk (or use --init random, or --features pixels)")
+        }
+        if checkpoint != nil && (features == "pixels" || `init` == "random") {
+            throw ValidationError("--checkpoint is not used with \(features == "pixels" ? "--features pixels" : "--init random"); drop one of them")
         }
     }
 
