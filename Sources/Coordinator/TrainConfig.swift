@@ -313,6 +313,16 @@ public struct TrainConfig: Equatable, Sendable {
     /// Valid `model.name` values.
     public enum ModelName: String, CaseIterable, Sendable {
         case resnet20, resnet32, resnet56, resnet18, resnet50, mlp
+
+        /// The depth of a CIFAR-style ResNet (6n + 2 layers: the trunks MoCo can use), else nil.
+        public var cifarDepth: Int? {
+            switch self {
+            case .resnet20: return 20
+            case .resnet32: return 32
+            case .resnet56: return 56
+            case .resnet18, .resnet50, .mlp: return nil
+            }
+        }
     }
 
     /// Valid `data.dataset` values.

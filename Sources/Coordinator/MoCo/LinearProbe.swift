@@ -180,8 +180,7 @@ public struct LinearProbe {
     /// The function from normalised images [B, 1, H, W] to features [B, D].
     func makeExtractor(_ extractor: Extractor, trainSet: FashionMNIST) throws -> (Tensor) -> Tensor {
         if case .pixels = extractor { return { $0.reshaped([$0.shape[0], $0.count / $0.shape[0]]) } }
-        let depths: [TrainConfig.ModelName: Int] = [.resnet20: 20, .resnet32: 32, .resnet56: 56]
-        guard let depth = depths[config.model.name] else {
+        guard let depth = config.model.name.cifarDepth else {
             throw CoordinatorError("the probe's trunk is a CIFAR-style ResNet; model.name \(config.model.name.rawValue) is not one: use the MoCo run's config (resnet20, resnet32 or resnet56)")
         }
         var rng = RandomGenerator(seed: UInt64(config.train.seed), purpose: .initialization)

@@ -29,8 +29,7 @@ final class MoCoObjective: TrainingObjective {
     init(config: TrainConfig, world: Communicator, monitor sets: (train: FashionMNIST, test: FashionMNIST)?,
                 iterations: Int, rng: inout RandomGenerator) throws {
         let moco = config.moco
-        let depths: [TrainConfig.ModelName: Int] = [.resnet20: 20, .resnet32: 32, .resnet56: 56]
-        guard let depth = depths[config.model.name] else {
+        guard let depth = config.model.name.cifarDepth else {
             throw CoordinatorError("train.method moco needs a CIFAR-style ResNet trunk; model.name \(config.model.name.rawValue) is not one: set it to resnet20, resnet32 or resnet56")
         }
         guard config.train.accumulationSteps == 1 else {
