@@ -26,6 +26,7 @@ enum ConfigSchema {
     /// Every key, grouped by section in `sections` order.
     static let fields: [Field] = [
         choice("model.name", \.model.name, what: "model"),
+        int("model.width", \.model.width, min: 1),
         int("model.num_classes", \.model.numClasses, min: 2),
         intList("model.mlp_hidden", \.model.mlpHidden, min: 1, increasing: false),
         number("model.dropout", \.model.dropout, .fraction),

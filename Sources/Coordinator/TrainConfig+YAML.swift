@@ -15,10 +15,13 @@ extension TrainConfig {
     /// moving a run directory or resuming under a supervisor without a terminal must not look
     /// like a different experiment. So are `probe` (it never changes pre-training) and, for
     /// supervised runs, `train.method` and `moco` — a supervised config hashes as it did
-    /// before MoCo existed, so its checkpoints still match.
+    /// before MoCo existed, so its checkpoints still match; likewise `model.width` while it
+    /// has its default.
     public var hash: String {
         let sections = ConfigSchema.hashedSections.filter { train.method == .moco || $0 != "moco" }
-        let digest = Self.fnv1a64(render(sections: sections, skipping: train.method == .moco ? [] : ["train.method"]))
+        var skipping: Set<String> = train.method == .moco ? [] : ["train.method"]
+        if model.width == ModelSection().width { skipping.insert("model.width") }
+        let digest = Self.fnv1a64(render(sections: sections, skipping: skipping))
         let hex = String(digest, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }

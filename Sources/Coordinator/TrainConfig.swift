@@ -48,6 +48,10 @@ public struct TrainConfig: Equatable, Sendable {
     public struct ModelSection: Equatable, Sendable {
         /// `model.name`.
         public var name: ModelName = .resnet20
+        /// `model.width`: channels of the first stage of resnet20/32/56 (the stages have width,
+        /// 2·width and 4·width; the trunk's features are 4·width wide). 16 is the original
+        /// network; unused by the other models.
+        public var width = 16
         /// `model.num_classes`: width of the classifier output (≥ 2).
         public var numClasses = 10
         /// `model.mlp_hidden`: hidden layer widths, used only when `name` is `mlp`.

@@ -9,6 +9,7 @@ final class ConfigYAMLTests: XCTestCase {
         var c = TrainConfig()
         c.model.name = .resnet50
         c.model.numClasses = 1000
+        c.model.width = 24
         c.model.mlpHidden = [512, 256, 128]
         c.model.dropout = 0.25
         c.data.path = "/data/my datasets/fashion: \"v2\" #1 ü\tok\\"
@@ -137,6 +138,18 @@ final class ConfigYAMLTests: XCTestCase {
         var probed = moco
         probed.probe.lrs = [3]
         XCTAssertEqual(probed.hash, moco.hash)
+    }
+
+    /// `model.width` joins the hash only when it differs from the default, so checkpoints
+    /// from before the key existed still match.
+    func testHashCoversModelWidthOnlyWhenNotTheDefault() {
+        let base = TrainConfig()
+        var explicit = base
+        explicit.model.width = 16
+        XCTAssertEqual(explicit.hash, base.hash)
+        var wide = base
+        wide.model.width = 24
+        XCTAssertNotEqual(wide.hash, base.hash)
     }
 
     func testHashIsStableAndIgnoresTheRunSection() {

@@ -25,6 +25,20 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(y.shape, [2, 10])
     }
 
+    /// `width` scales every stage (w, 2w, 4w) and the feature width; 16 is the network above.
+    func testCIFARResNetWidthScalesStagesAndFeatures() {
+        var rng = RandomGenerator(seed: 0)
+        let m = ResNet.cifar(depth: 20, width: 24, rng: &rng)
+        let shapes = Dictionary(uniqueKeysWithValues: m.namedParameters().map { ($0.0, $0.1.shape) })
+        XCTAssertEqual(shapes["conv1.weight"], [24, 1, 3, 3])
+        XCTAssertEqual(shapes["layer2.0.downsample.0.weight"], [48, 24, 1, 1])
+        XCTAssertEqual(shapes["layer3.2.conv2.weight"], [96, 96, 3, 3])
+        XCTAssertEqual(shapes["fc.weight"], [10, 96])
+        let features = Autograd.noGrad { m.features(Tensor.zeros([2, 1, 28, 28])) }
+        XCTAssertEqual(features.shape, [2, 96])
+        XCTAssertEqual(ResNet.cifar(depth: 20, width: 16, rng: &rng).parameterCount, 272_186)
+    }
+
     func testInitialisationScales() {
         var rng = RandomGenerator(seed: 3)
         let conv = Conv2d(64, 64, kernel: 3, rng: &rng)

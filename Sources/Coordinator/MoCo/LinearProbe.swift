@@ -184,13 +184,13 @@ public struct LinearProbe {
             throw CoordinatorError("the probe's trunk is a CIFAR-style ResNet; model.name \(config.model.name.rawValue) is not one: use the MoCo run's config (resnet20, resnet32 or resnet56)")
         }
         var rng = RandomGenerator(seed: UInt64(config.train.seed), purpose: .initialization)
-        let encoder = MoCoModel.encoder(depth: depth, hidden: config.moco.headHidden, dim: config.moco.dim, rng: &rng)
+        let encoder = MoCoModel.encoder(depth: depth, width: config.model.width, hidden: config.moco.headHidden, dim: config.moco.dim, rng: &rng)
         switch extractor {
         case let .trunk(file):
             for (name, t) in encoder.namedParameters() + encoder.namedBuffers() {
                 let key = "model.encoder_q." + name
                 guard let entry = try? file.entry(key), entry.dtype == .f32, entry.shape == t.shape else {
-                    throw CoordinatorError("checkpoint '\(file.source)' holds no MoCo query encoder matching this config ('\(key)' \(t.shape) is missing or shaped differently); pass a checkpoint of a train.method moco run with the same model.name, moco.dim and moco.head_hidden")
+                    throw CoordinatorError("checkpoint '\(file.source)' holds no MoCo query encoder matching this config ('\(key)' \(t.shape) is missing or shaped differently); pass a checkpoint of a train.method moco run with the same model.name, model.width, moco.dim and moco.head_hidden")
                 }
                 let values = try file.floats(key)
                 values.withUnsafeBufferPointer { t.data.update(from: $0.baseAddress!, count: t.count) }

@@ -37,13 +37,13 @@ public final class MoCoModel {
         for (_, p) in k { p.requiresGrad = false }
     }
 
-    /// A CIFAR-style ResNet-(6n+2) pair with MoCo v2's MLP head (`fc.0` Linear 64→hidden,
+    /// A CIFAR-style ResNet-(6n+2) pair with MoCo v2's MLP head (`fc.0` Linear 4·width→hidden,
     /// ReLU, `fc.2` Linear hidden→dim), the key encoder starting as a copy of the query
     /// encoder, and a queue of `queueSize` random unit keys.
-    public static func cifar(depth: Int, inputChannels: Int = 1, hidden: Int = 64, dim: Int, queueSize: Int,
-                             temperature: Float, rng: inout RandomGenerator) -> MoCoModel {
-        let q = encoder(depth: depth, inputChannels: inputChannels, hidden: hidden, dim: dim, rng: &rng)
-        let k = encoder(depth: depth, inputChannels: inputChannels, hidden: hidden, dim: dim, rng: &rng)
+    public static func cifar(depth: Int, width: Int = 16, inputChannels: Int = 1, hidden: Int = 64, dim: Int,
+                             queueSize: Int, temperature: Float, rng: inout RandomGenerator) -> MoCoModel {
+        let q = encoder(depth: depth, width: width, inputChannels: inputChannels, hidden: hidden, dim: dim, rng: &rng)
+        let k = encoder(depth: depth, width: width, inputChannels: inputChannels, hidden: hidden, dim: dim, rng: &rng)
         for ((_, dst), (_, src)) in zip(k.namedParameters() + k.namedBuffers(), q.namedParameters() + q.namedBuffers()) {
             dst.assign(src)
         }
@@ -51,12 +51,12 @@ public final class MoCoModel {
                          temperature: temperature)
     }
 
-    /// One encoder: a CIFAR-style ResNet-(6n+2) trunk whose `fc` is MoCo v2's MLP head
-    /// (`fc.0` Linear 64→hidden, ReLU, `fc.2` Linear hidden→dim).
-    public static func encoder(depth: Int, inputChannels: Int = 1, hidden: Int = 64, dim: Int,
+    /// One encoder: a CIFAR-style ResNet-(6n+2) trunk of the given width whose `fc` is MoCo
+    /// v2's MLP head (`fc.0` Linear 4·width→hidden, ReLU, `fc.2` Linear hidden→dim).
+    public static func encoder(depth: Int, width: Int = 16, inputChannels: Int = 1, hidden: Int = 64, dim: Int,
                                rng: inout RandomGenerator) -> ResNet {
-        let head = Sequential([Linear(64, hidden, rng: &rng), ReLU(), Linear(hidden, dim, rng: &rng)])
-        return ResNet.cifar(depth: depth, inputChannels: inputChannels, head: head, rng: &rng)
+        let head = Sequential([Linear(4 * width, hidden, rng: &rng), ReLU(), Linear(hidden, dim, rng: &rng)])
+        return ResNet.cifar(depth: depth, width: width, inputChannels: inputChannels, head: head, rng: &rng)
     }
 
     /// Every parameter of both encoders, with the reference's names.

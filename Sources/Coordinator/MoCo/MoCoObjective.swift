@@ -39,7 +39,7 @@ final class MoCoObjective: TrainingObjective {
         guard groups <= config.train.batchSize else {
             throw CoordinatorError("moco.key_groups \(moco.keyGroups) is more than the \(config.train.batchSize) images of train.batch_size; use at most that many groups")
         }
-        model = MoCoModel.cifar(depth: depth, hidden: moco.headHidden, dim: moco.dim, queueSize: moco.queueSize,
+        model = MoCoModel.cifar(depth: depth, width: config.model.width, hidden: moco.headHidden, dim: moco.dim, queueSize: moco.queueSize,
                                 temperature: Float(moco.temperature), rng: &rng)
         self.world = world
         momentum = ScheduleFactory.emaMomentum(base: moco.momentum, cosineToOne: moco.momentumSchedule == .cosine,

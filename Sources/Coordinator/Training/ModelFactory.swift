@@ -6,9 +6,9 @@ public enum ModelFactory {
     public static func make(_ config: TrainConfig.ModelSection, inputChannels: Int = 1, imageSize: Int = 28,
                             rng: inout RandomGenerator) -> any Module {
         switch config.name {
-        case .resnet20: return ResNet.cifar(depth: 20, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
-        case .resnet32: return ResNet.cifar(depth: 32, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
-        case .resnet56: return ResNet.cifar(depth: 56, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
+        case .resnet20: return ResNet.cifar(depth: 20, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
+        case .resnet32: return ResNet.cifar(depth: 32, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
+        case .resnet56: return ResNet.cifar(depth: 56, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
         case .resnet18:
             return ResNet.resnet18(inputChannels: inputChannels, numClasses: config.numClasses, smallInput: true, rng: &rng)
         case .resnet50:

@@ -98,15 +98,20 @@ public final class ResNet: Module {
 
     public func forward(_ x: Tensor) -> Tensor { fc(features(x)) }
 
-    /// CIFAR-style ResNet-(6n+2); `head` defaults to Linear(64 → numClasses).
-    public static func cifar(depth: Int, inputChannels: Int = 1, numClasses: Int = 10,
+    /// CIFAR-style ResNet-(6n+2) whose three stages have `width`, 2·`width` and 4·`width`
+    /// channels (16 is the original network; its features are 4·`width` wide); `head` defaults
+    /// to Linear(4·width → numClasses).
+    ///
+    ///     let wide = ResNet.cifar(depth: 20, width: 32, rng: &rng)   // 128 features
+    public static func cifar(depth: Int, width: Int = 16, inputChannels: Int = 1, numClasses: Int = 10,
                              head: (any Module)? = nil, rng: inout RandomGenerator) -> ResNet {
         precondition(depth >= 8 && (depth - 2) % 6 == 0, "CIFAR ResNet depth must be 6n+2, got \(depth)")
+        precondition(width >= 1, "CIFAR ResNet width must be positive, got \(width)")
         let n = (depth - 2) / 6
-        let stem = Conv2d(inputChannels, 16, kernel: 3, padding: 1, rng: &rng)
-        var inPlanes = 16
+        let stem = Conv2d(inputChannels, width, kernel: 3, padding: 1, rng: &rng)
+        var inPlanes = width
         var stages: [Sequential] = []
-        for (i, planes) in [16, 32, 64].enumerated() {
+        for (i, planes) in [width, 2 * width, 4 * width].enumerated() {
             var blocks: [any Module] = []
             for j in 0..<n {
                 blocks.append(BasicBlock(inPlanes, planes, stride: (i > 0 && j == 0) ? 2 : 1, rng: &rng))
@@ -114,8 +119,8 @@ public final class ResNet: Module {
             }
             stages.append(Sequential(blocks))
         }
-        let fc = head ?? Linear(64, numClasses, rng: &rng)
-        return ResNet(conv1: stem, maxPool: false, layers: stages, featureDim: 64, head: fc)
+        let fc = head ?? Linear(4 * width, numClasses, rng: &rng)
+        return ResNet(conv1: stem, maxPool: false, layers: stages, featureDim: 4 * width, head: fc)
     }
 
     /// ResNet-18 (BasicBlock ×[2,2,2,2]).
