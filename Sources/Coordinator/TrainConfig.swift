@@ -60,6 +60,12 @@ public struct TrainConfig: Equatable, Sendable {
         public var dropout = 0.0
         /// Defaults.
         public init() {}
+
+        /// The model's name for logs, with its width where that is not the original's:
+        /// `resnet20`, `resnet20 (width 24)`.
+        public var displayName: String {
+            name.cifarDepth == nil || width == ModelSection().width ? name.rawValue : "\(name.rawValue) (width \(width))"
+        }
     }
 
     /// `data:` section.

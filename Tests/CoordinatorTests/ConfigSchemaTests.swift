@@ -10,7 +10,7 @@ final class ConfigSchemaTests: XCTestCase {
             XCTAssertTrue(ConfigSchema.sections.contains(field.section), field.key)
             XCTAssertFalse(field.name.isEmpty, field.key)
         }
-        XCTAssertEqual(ConfigSchema.fields.count, 76)
+        XCTAssertEqual(ConfigSchema.fields.count, 77)
     }
 
     func testQuotingKeepsSimpleStringsPlainAndQuotesTheRest() throws {

@@ -153,7 +153,7 @@ final class MoCoTrainingTests: XCTestCase {
     }
 
     /// The probe's three extractors on a small data set: pixels reach sensible accuracy, a
-    /// MoCo checkpoint's trunk and a random trunk give 64 features, the learning rate is picked
+    /// MoCo checkpoint's trunk and a random trunk give 4 × model.width = 96 features, the learning rate is picked
     /// on held-out images; mistakes are one-line errors.
     func testProbeReportsTestAccuracyForEachExtractorAndRefusesBadInput() throws {
         let small = ["--set", "data.path=" + (try smallDataSet(train: 1000, test: 300)), "--set", "probe.epochs=2",
@@ -175,7 +175,7 @@ final class MoCoTrainingTests: XCTestCase {
         XCTAssertTrue(trunk.output.contains("\"probe\":\"moco\""), trunk.output)
         XCTAssertTrue(trunk.output.contains("on the 200 held-out images"), trunk.output)
         let logged = try String(contentsOfFile: dir("run") + "/probe.jsonl", encoding: .utf8)
-        XCTAssertTrue(logged.contains("\"features\":64"), logged)
+        XCTAssertTrue(logged.contains("\"features\":96"), logged)
         let random = try Concord.run(["probe", "configs/moco-v2-fashion.yaml", "--init", "random", "--set", "run.dir=" + dir("random"),
                                       "--set", "probe.lrs=[0.3]"] + small)
         XCTAssertEqual(random.status, 0, random.output)

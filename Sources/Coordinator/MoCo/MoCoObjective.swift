@@ -56,7 +56,7 @@ final class MoCoObjective: TrainingObjective {
         settings.blurProbability = Float(moco.blurP)
         settings.blurSigma = 0.1...Float(moco.blurSigmaMax)
         views = ContrastiveAugmentation(settings: settings)
-        trunk = config.model.name.rawValue
+        trunk = config.model.displayName
         fault = try FaultInjection.fromEnvironment()
         // SyncBatchNorm: the query encoder's with distributed.sync_batch_norm, as in supervised
         // training; the key encoder's with moco.key_batch_norm sync.

@@ -19,7 +19,7 @@ final class SupervisedObjective: TrainingObjective {
         self.testSet = testSet
         augmentation = Augmentation(padding: config.data.pad)
         labelSmoothing = Float(config.train.labelSmoothing)
-        modelName = config.model.name.rawValue
+        modelName = config.model.displayName
         if config.distributed.syncBatchNorm && world.isDistributed {
             let sum = CommunicatorSum(communicator: world)
             for bn in batchNorms { bn.crossReplica = sum }
