@@ -11,6 +11,10 @@ import Engine
 /// 3. logits = [q·k, q·queueᵀ] / T, loss = CE(logits, 0)
 /// 4. after backward: the keys are enqueued (`ContrastiveQueue.enqueue`).
 ///
+/// Steps 1 and 2 are independent (the EMA reads only parameters), so they run as 2 then 1:
+/// the same numbers, with the key encoder's scratch freed before the query's activations
+/// are saved.
+///
 /// Parameter and buffer names are the reference's: `encoder_q.…`, `encoder_k.…`, `queue`,
 /// `queue_ptr`.
 public final class MoCoModel {
@@ -92,11 +96,11 @@ public final class MoCoModel {
     public func forward(query imQ: Tensor, key imK: Tensor, momentum m: Float,
                         keyGroups split: KeyGroups = .none) -> (loss: Tensor, logits: Tensor, keys: Tensor) {
         precondition(imQ.shape == imK.shape, "MoCo: query images \(imQ.shape) and key images \(imK.shape)")
-        let q = encoderQ(imQ).l2Normalized(dim: 1)   // q: [N, dim]
         let k = Autograd.noGrad { () -> Tensor in
             momentumUpdate(m)
             return keys(imK, split)   // k: [N, dim]
         }
+        let q = encoderQ(imQ).l2Normalized(dim: 1)   // q: [N, dim]
         let (loss, logits) = q.infoNCE(keys: k, queue: queue.keys, temperature: temperature)
         return (loss, logits, k)
     }

@@ -55,14 +55,17 @@ public enum Autograd {
             else { for i in 0..<seed.count { g[i] += seed.data[i] } }
         }
         if root.isLeaf { fireIfReady(root, decrement: false) }
-        let entries = tape
-        tape.removeAll(keepingCapacity: true)
-        for e in entries.reversed() {
+        var entries: [Entry] = []
+        swap(&entries, &tape)
+        // Each entry is dropped once run, so the activations only it saved go back to the
+        // buffer pool while backward still allocates gradients.
+        while let e = entries.popLast() {
             if let g = e.output.grad { e.backward(g) }
             // Intermediate gradients are dead once propagated: return their buffers now.
             if !e.output.isLeaf { e.output.grad = nil }
             for t in e.inputs where t.requiresGrad && t.isLeaf { fireIfReady(t, decrement: true) }
         }
+        if tape.isEmpty { tape = entries }   // empty; keeps its capacity for the next step
     }
 
     private static func fireIfReady(_ t: Tensor, decrement: Bool) {
