@@ -20,7 +20,7 @@ extension TrainConfig {
     public var hash: String {
         let sections = ConfigSchema.hashedSections.filter { train.method == .moco || $0 != "moco" }
         var skipping: Set<String> = train.method == .moco ? [] : ["train.method"]
-        if model.width == ModelSection().width { skipping.insert("model.width") }
+        if model.width == ModelSection.originalWidth { skipping.insert("model.width") }
         let digest = Self.fnv1a64(render(sections: sections, skipping: skipping))
         let hex = String(digest, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex

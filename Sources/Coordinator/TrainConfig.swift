@@ -51,20 +51,22 @@ public struct TrainConfig: Equatable, Sendable {
         /// `model.width`: channels of the first stage of resnet20/32/56 (the stages have width,
         /// 2·width and 4·width; the trunk's features are 4·width wide). 16 is the original
         /// network; unused by the other models.
-        public var width = 16
+        public var width = ModelSection.originalWidth
         /// `model.num_classes`: width of the classifier output (≥ 2).
         public var numClasses = 10
         /// `model.mlp_hidden`: hidden layer widths, used only when `name` is `mlp`.
         public var mlpHidden = [1024, 1024]
         /// `model.dropout`: dropout after each hidden layer of the MLP, in [0, 1) (ResNets have none).
         public var dropout = 0.0
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
 
         /// The model's name for logs, with its width where that is not the original's:
         /// `resnet20`, `resnet20 (width 24)`.
         public var displayName: String {
-            name.cifarDepth == nil || width == ModelSection().width ? name.rawValue : "\(name.rawValue) (width \(width))"
+            name.cifarDepth == nil || width == Self.originalWidth ? name.rawValue : "\(name.rawValue) (width \(width))"
         }
     }
 
@@ -78,6 +80,8 @@ public struct TrainConfig: Equatable, Sendable {
         public var augment = true
         /// `data.pad`: zero padding in pixels on each side before the random crop (≥ 0).
         public var pad = 2
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
     }
@@ -107,6 +111,8 @@ public struct TrainConfig: Equatable, Sendable {
         /// `train.method`: supervised classification, or MoCo v2 pre-training without labels
         /// (the `moco:` section).
         public var method: TrainMethod = .supervised
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
     }
@@ -120,6 +126,8 @@ public struct TrainConfig: Equatable, Sendable {
         public var everyEpoch = true
         /// `checkpoint.keep`: how many of the newest checkpoints to keep (≥ 1).
         public var keep = 3
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
     }
@@ -137,6 +145,8 @@ public struct TrainConfig: Equatable, Sendable {
         /// `distributed.shard_tail`: what happens to the examples left over when the training set
         /// does not divide by the number of ranks.
         public var shardTail: ShardTail = .drop
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
     }
@@ -169,6 +179,8 @@ public struct TrainConfig: Equatable, Sendable {
         public var lrScales: [String] = []
         /// `optimizer.no_decay`: parameter-name patterns exempt from weight decay, e.g. `["*.bias"]`.
         public var noDecay: [String] = []
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
     }
@@ -206,6 +218,8 @@ public struct TrainConfig: Equatable, Sendable {
         public var weightDecayKind: WeightDecayKind = .constant
         /// `schedule.final_weight_decay`: where the cosine weight-decay schedule ends (≥ 0).
         public var finalWeightDecay = 0.0
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
     }
@@ -219,6 +233,8 @@ public struct TrainConfig: Equatable, Sendable {
         public var logEvery = 50
         /// `run.progress`: how rank 0 shows progress.
         public var progress: ProgressMode = .auto
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
     }
@@ -265,6 +281,8 @@ public struct TrainConfig: Equatable, Sendable {
         /// `moco.knn_every`: kNN accuracy on the test set every this many epochs and after the
         /// last (≥ 0; 0 never).
         public var knnEvery = 1
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
     }
@@ -286,6 +304,8 @@ public struct TrainConfig: Equatable, Sendable {
         public var momentum = 0.9
         /// `probe.weight_decay` (≥ 0).
         public var weightDecay = 0.0
+        /// The original ResNets' first-stage width.
+        public static let originalWidth = 16
         /// Defaults.
         public init() {}
     }

@@ -101,10 +101,7 @@ final class MoCoObjective: TrainingObjective {
         guard let keyImages = batch.secondView else {
             throw CoordinatorError("MoCo needs two views per image, the loader gave one; this is a bug, please report it with the config")
         }
-        // Keys before queries (the reference computes them after; the values are the same, as
-        // the EMA reads only parameters and the query forward changes none): the key encoder's
-        // scratch then goes back to the buffer pool for the query's saved activations instead
-        // of sitting on top of them at the step's memory peak.
+        // Keys before queries, as in `MoCoModel.forward`: same numbers, lower peak memory.
         model.momentumUpdate(Float(momentum.value(at: iteration)))
         let (k, all) = try keyEncoding.encode(keyImages, iteration: iteration, with: model)   // k: [B, dim], all: [N·B, dim]
         let q = model.encoderQ(batch.images).l2Normalized(dim: 1)   // q: [B, dim]
