@@ -1,4 +1,5 @@
 import CMPI
+import Engine
 import Foundation
 
 /// Element types the communicator moves: Float, Double, Int64 and UInt8 (no others conform).
@@ -268,7 +269,7 @@ extension Communicator {
     /// value (or rethrows the error), the others get nil (or `PeerFailure` carrying the exit
     /// status `status(error)` rank 0 will end with), so no rank goes on alone into a
     /// collective the others will never join, and all end with the same status.
-    public func agreeOnRank0<T>(status: (Error) -> Int32 = { _ in 1 }, _ body: () throws -> T) throws -> T? {
+    public func agreeOnRank0<T>(status: (Error) -> Int32 = { ExitStatus.of($0) }, _ body: () throws -> T) throws -> T? {
         var result: Result<T, Error>?
         if rank == 0 { result = Result { try body() } }
         var code: [Int64] = [0]

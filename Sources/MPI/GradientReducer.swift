@@ -116,7 +116,7 @@ public final class GradientReducer {
     /// rank 0's values to all: the replicas start identical.
     public func synchronize(_ tensors: [(String, Tensor)]) throws {
         let signature = tensors.map { "\($0.0):\($0.1.shape.map(String.init).joined(separator: "x"))" }.joined(separator: ",")
-        let all = try guardCommunicator.allgather([Int64(bitPattern: Self.fnv1a(signature)), Int64(tensors.count)])
+        let all = try guardCommunicator.allgather([Int64(bitPattern: StableHash.fnv1a64(signature)), Int64(tensors.count)])
         let differing = all.indices.filter { all[$0] != all[0] }
         if !differing.isEmpty {
             throw DistributedError("ranks \(differing.map(String.init).joined(separator: ", ")) have different parameter names or shapes than rank 0 (\(all[differing[0]][1]) vs \(all[0][1]) tensors); every rank must build the same model from the same config")
@@ -238,12 +238,6 @@ public final class GradientReducer {
         guard all.contains(where: { $0.prefix(4) != all[0].prefix(4) }) else { return stop }
         let described = all.enumerated().map { "rank \($0.offset) at step \($0.element[0]) (\($0.element[1]) buckets, \($0.element[2]) values, \($0.element[3]) micro-batches)" }
         throw DistributedError("ranks are out of step at step \(step) on rank \(communicator.rank): \(described.joined(separator: "; ")). A rank skipped or repeated a step's collectives; stopping instead of hanging")
-    }
-
-    static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return hash
     }
 }
 

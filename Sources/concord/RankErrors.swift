@@ -1,26 +1,12 @@
 import ArgumentParser
-import Coordinator
-import Data
 import Engine
 import Foundation
 import MPI
 
 /// How a command run by every rank of a job reports errors: once, without leaving a rank
-/// behind, and with an exit status that tells a supervisor whether trying again can help.
+/// behind, and with an exit status that tells a supervisor whether trying again can help
+/// (`ExitStatus`: 2 for the user's input, 1 for the rest).
 enum RankErrors {
-    /// Exit status for errors a restart cannot fix — a bad config, flag, data file,
-    /// checkpoint or run directory: `launch/supervise` stops on it.
-    static let permanentStatus: Int32 = 2
-
-    /// 2 for errors in the user's input (they would happen again), 1 for the rest
-    /// (communication failures, a lost node: a restart may succeed).
-    static func exitStatus(for error: Error) -> Int32 {
-        switch error {
-        case is CoordinatorError, is CLIError, is DataError, is CheckpointError, is ModuleError: return permanentStatus
-        default: return 1
-        }
-    }
-
     /// Errors before MPI starts (config, flags, data files) are the same on every rank: only
     /// rank 0 prints them; the others just exit.
     static func beforeWorld<T>(_ body: () throws -> T) throws -> T {
@@ -28,7 +14,7 @@ enum RankErrors {
             return try body()
         } catch {
             if Communicator.launcherRank() ?? 0 == 0 { FileHandle.standardError.write(Data("Error: \(error)\n".utf8)) }
-            throw ExitCode(exitStatus(for: error))
+            throw ExitCode(ExitStatus.of(error))
         }
     }
 
@@ -42,11 +28,17 @@ enum RankErrors {
         } catch {
             guard world.isDistributed else {
                 FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-                throw ExitCode(exitStatus(for: error))
+                throw ExitCode(ExitStatus.of(error))
             }
             if let peer = error as? PeerFailure { world.abort(code: peer.status) }
             FileHandle.standardError.write(Data("concord: rank \(world.rank): \(error)\n".utf8))
-            world.abort(code: exitStatus(for: error))
+            world.abort(code: ExitStatus.of(error))
         }
     }
+}
+
+/// A one-line error about the command line itself.
+struct CLIError: UserInputError {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

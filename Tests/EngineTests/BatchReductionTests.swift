@@ -1,20 +1,38 @@
 import Engine
+import TestSupport
 import XCTest
 
 final class BatchReductionTests: XCTestCase {
-    override func tearDown() {
-        BatchReduction.configure(worldSize: 1)
-        super.tearDown()
+    func testLocalChunksFollowTheReplicaCount() {
+        XCTAssertEqual(BatchReduction.singleProcess.localChunks, 8)
+        let two = BatchReduction(replicas: 2)
+        XCTAssertEqual(two.localChunks, 4)
+        XCTAssertEqual(two.chunk(of: 6), 2)
+        XCTAssertEqual(two.chunks(images: 3), 3, "a batch smaller than the chunks fills only some")
+        XCTAssertEqual(BatchReduction(replicas: 3).localChunks, 8, "3 does not divide 8: no invariance promised")
     }
 
-    func testLocalChunksFollowTheWorldSize() {
-        BatchReduction.configure(worldSize: 1)
-        XCTAssertEqual(BatchReduction.localChunks, 8)
-        BatchReduction.configure(worldSize: 2)
-        XCTAssertEqual(BatchReduction.localChunks, 4)
-        XCTAssertEqual(BatchReduction.chunk(of: 6), 2)
-        BatchReduction.configure(worldSize: 3)   // does not divide 8: no invariance promised
-        XCTAssertEqual(BatchReduction.localChunks, 8)
+    /// Each layer holds its own chunking; setting a module's reaches every layer that sums
+    /// over the batch, and two networks of one process keep theirs apart.
+    func testModulesCarryTheirOwnChunking() {
+        var rng = RandomGenerator(seed: 1)
+        let a = ResNet.cifar(depth: 8, rng: &rng), b = ResNet.cifar(depth: 8, rng: &rng)
+        a.setBatchReduction(BatchReduction(replicas: 4))
+        let layers = a.layers(of: (any BatchReducing).self)
+        XCTAssertEqual(layers.count, a.layers(of: Conv2d.self).count + a.layers(of: BatchNorm.self).count + a.layers(of: Linear.self).count)
+        XCTAssertTrue(layers.allSatisfy { $0.reduction.localChunks == 2 })
+        XCTAssertTrue(b.layers(of: (any BatchReducing).self).allSatisfy { $0.reduction == .singleProcess })
+    }
+
+    /// The sum over a batch of 8 in one process equals, bit for bit, the sum of the two
+    /// halves two replicas hold (positions ≡ r mod 2, each summed with `replicas: 2`).
+    func testTwoReplicaSharesAddUpToTheOneProcessSum() {
+        let values: [Double] = [1e16, 3, -1e16, 7.5, 1, 1e-3, 2.25, -5]   // position order
+        let whole = BatchReduction.singleProcess.sum(images: 8, size: 1) { i, chunk in chunk[0] += values[i] }
+        let half = BatchReduction(replicas: 2)
+        let shares = (0..<2).map { r in half.sum(images: 4, size: 1) { i, chunk in chunk[0] += values[i * 2 + r] } }
+        XCTAssertEqual(shares[0][0] + shares[1][0], whole[0])
+        XCTAssertNotEqual(values.reduce(0, +), whole[0], "the values must make the order visible")
     }
 
     /// The tree splits on the lowest bit first: ((C0+C4)+(C2+C6)) + ((C1+C5)+(C3+C7)), with

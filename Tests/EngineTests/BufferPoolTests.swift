@@ -1,4 +1,5 @@
 @testable import Engine
+import TestSupport
 import XCTest
 
 final class BufferPoolTests: XCTestCase {

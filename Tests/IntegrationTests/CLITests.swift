@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Runs the built `concord` tool as a user would and checks its output and exit status.
@@ -63,7 +64,7 @@ enum Concord {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    static var goldenDirectory: String { repositoryRoot.appendingPathComponent("Tests/CoordinatorTests/Golden").path }
+    static var goldenDirectory: String { repositoryRoot.appendingPathComponent("Tests/ToolsTests/Golden").path }
 
     struct Result { let status: Int32; let output: String }
 

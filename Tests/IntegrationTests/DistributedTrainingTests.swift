@@ -1,5 +1,6 @@
-import Data
+import Persistence
 import Foundation
+import TestSupport
 import XCTest
 
 /// Data-parallel training for real: `mpirun -np 2` on the built tool, against one process.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The launch scripts as a user runs them, with the suite's own build of concord.

@@ -1,6 +1,8 @@
-import Coordinator
-import Data
+import Persistence
+import Training
+import Datasets
 import Foundation
+import TestSupport
 import XCTest
 
 /// MoCo v2 runs for real, at small size: shuffle-BN across two ranks against one process with
@@ -195,7 +197,8 @@ final class MoCoTrainingTests: XCTestCase {
         XCTAssertTrue(missing.output.contains("--checkpoint CKPT is needed"), missing.output)
         let badInit = try Concord.run(["probe", "configs/moco-v2-fashion.yaml", "--init", "zeros"])
         XCTAssertNotEqual(badInit.status, 0, badInit.output)
-        XCTAssertTrue(badInit.output.contains("--init 'zeros' is not a choice"), badInit.output)
+        XCTAssertTrue(badInit.output.contains("'zeros' is invalid for '--init"), badInit.output)
+        XCTAssertTrue(badInit.output.contains("'checkpoint' and 'random'"), "the valid choices are listed: \(badInit.output)")
     }
 
     /// MoCo needs a CIFAR-style ResNet trunk and whole steps.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Exact resume: runs killed with SIGKILL and continued with `--resume auto` end with the same

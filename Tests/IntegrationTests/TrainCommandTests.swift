@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `concord train` end to end on the real data set, as a user runs it.

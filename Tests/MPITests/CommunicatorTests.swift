@@ -1,4 +1,5 @@
 import MPI
+import TestSupport
 import XCTest
 
 /// The communicator outside `mpirun`: rank 0 of 1, every collective the identity. (The

@@ -1,5 +1,6 @@
 import Engine
 import MPI
+import TestSupport
 import XCTest
 
 /// Bucketing, hooks and the non-finite flag, in one process (ranks > 1: IntegrationTests).

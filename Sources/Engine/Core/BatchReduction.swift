@@ -9,20 +9,36 @@
 /// chunks (local image i is in local chunk i mod K/w), and the top of the tree is the sum
 /// across ranks (for two ranks one addition, which is commutative). N ranks with batch B then
 /// produce the same bits as one process with batch N·B.
-public enum BatchReduction {
+///
+/// A value, not a process setting: each layer that sums over its batch (`BatchNorm`,
+/// `Conv2d`, `Linear`) holds the one it uses (`Module.setBatchReduction`), and the ops take it
+/// as an argument, so two networks of one process can be split differently (MoCo's key
+/// encoder encodes its batch in groups, as more ranks would).
+///
+/// ```swift
+/// model.setBatchReduction(BatchReduction(replicas: world.size))
+/// ```
+public struct BatchReduction: Equatable, Sendable {
     /// Chunks of the global batch (a power of two; world sizes dividing it get identical results).
     public static let globalChunks = 8
 
-    /// Chunks of this process's batch: `globalChunks / worldSize` when that divides evenly.
-    nonisolated(unsafe) public private(set) static var localChunks = globalChunks
+    /// One process holding the whole batch.
+    public static let singleProcess = BatchReduction(replicas: 1)
 
-    /// Sets the chunking for a process that is one of `worldSize` ranks.
-    public static func configure(worldSize: Int) {
-        localChunks = worldSize >= 1 && globalChunks % worldSize == 0 ? globalChunks / worldSize : globalChunks
+    /// Chunks of this replica's batch: `globalChunks / replicas` when that divides evenly.
+    public let localChunks: Int
+
+    /// The chunking of a batch that is one of `replicas` equal shares of the global batch
+    /// (ranks, or ranks × groups); counts that do not divide `globalChunks` get no invariance.
+    public init(replicas: Int) {
+        localChunks = replicas >= 1 && Self.globalChunks % replicas == 0 ? Self.globalChunks / replicas : Self.globalChunks
     }
 
     /// Local chunk of the local image `index`.
-    @inlinable public static func chunk(of index: Int) -> Int { index % localChunks }
+    @inlinable public func chunk(of index: Int) -> Int { index % localChunks }
+
+    /// Chunks a batch of `n` images fills.
+    @inlinable public func chunks(images n: Int) -> Int { min(localChunks, max(n, 1)) }
 
     /// Adds the chunk sums [chunks, size] with the lowest-bit-first tree; the total ends in
     /// the first `size` values.
@@ -42,15 +58,28 @@ public enum BatchReduction {
 
     /// Per-image contributions summed per local chunk, in image order, then combined by the
     /// tree: `body(image, chunkSums)` adds the image's values into the `size` sums of its chunk.
-    public static func sum(images n: Int, size: Int, _ body: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
-        let chunks = min(localChunks, max(n, 1))
+    public func sum(images n: Int, size: Int, _ body: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        let chunks = chunks(images: n)
         var all = [Double](repeating: 0, count: chunks * size)   // all: [chunks, size]
         all.withUnsafeMutableBufferPointer { p in
             let base = p.baseAddress!
             for image in 0..<n { body(image, base + chunk(of: image) * size) }
-            combine(base, chunks: chunks, size: size)
+            Self.combine(base, chunks: chunks, size: size)
         }
         all.removeLast(all.count - size)
         return all
+    }
+}
+
+/// A layer whose forward or backward pass sums over the images of its batch.
+public protocol BatchReducing: AnyObject {
+    /// How those sums are chunked (`BatchReduction.singleProcess` unless set).
+    var reduction: BatchReduction { get set }
+}
+
+extension Module {
+    /// Sets the chunking of every batch sum in this module and its descendants.
+    public func setBatchReduction(_ reduction: BatchReduction) {
+        for layer in layers(of: (any BatchReducing).self) { layer.reduction = reduction }
     }
 }

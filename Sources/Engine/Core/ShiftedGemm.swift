@@ -13,7 +13,7 @@ import EngineKernelsAVX512
 /// says which, and tests may set it to check both.
 public enum ShiftedGemm {
     /// The instruction set the kernels run on.
-    public enum Kernels: String, Sendable { case avx2, avx512 }
+    public enum Kernels: String, CaseIterable, Sendable { case avx2, avx512 }
 
     /// Chosen from the CPU at start-up; set it only to compare the two (tests, benchmarks).
     nonisolated(unsafe) public static var kernels: Kernels = CPUFeatures.hasAVX512 ? .avx512 : .avx2

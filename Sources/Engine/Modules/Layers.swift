@@ -1,10 +1,11 @@
 import Foundation
 
 /// Fully connected layer: y = x Wᵀ + b, weight [out, in] (Xavier-uniform), bias zero.
-public final class Linear: Module {
+public final class Linear: Module, BatchReducing {
     public let weight: Tensor
     public let bias: Tensor?
     public var isTraining = true
+    public var reduction = BatchReduction.singleProcess
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: inout RandomGenerator) {
         weight = Tensor(uninitializedShape: [outFeatures, inFeatures], requiresGrad: true)
@@ -13,16 +14,17 @@ public final class Linear: Module {
     }
 
     public var localParameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
-    public func forward(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
+    public func forward(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias, reduction: reduction) }
 }
 
 /// 2-d convolution, weight [out, in, k, k] (Kaiming-normal, fan-out, ReLU gain).
-public final class Conv2d: Module {
+public final class Conv2d: Module, BatchReducing {
     public let weight: Tensor
     public let bias: Tensor?
     public let stride: Int
     public let padding: Int
     public var isTraining = true
+    public var reduction = BatchReduction.singleProcess
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = false, rng: inout RandomGenerator) {
@@ -34,12 +36,12 @@ public final class Conv2d: Module {
     }
 
     public var localParameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
-    public func forward(_ x: Tensor) -> Tensor { x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding) }
+    public func forward(_ x: Tensor) -> Tensor { x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, reduction: reduction) }
 }
 
 /// Batch normalisation over channels of [N,C] or [N,C,H,W]; weight 1, bias 0, running
 /// statistics (0, 1), PyTorch's momentum convention.
-public final class BatchNorm: Module {
+public final class BatchNorm: Module, BatchReducing {
     public let weight: Tensor
     public let bias: Tensor
     public let runningMean: Tensor
@@ -49,6 +51,7 @@ public final class BatchNorm: Module {
     public var isTraining = true
     /// When set, training statistics span every replica's batch (SyncBatchNorm).
     public var crossReplica: (any CrossReplicaSum)?
+    public var reduction = BatchReduction.singleProcess
 
     public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
         weight = Tensor.ones([channels], requiresGrad: true)
@@ -68,7 +71,7 @@ public final class BatchNorm: Module {
     public func forward(_ x: Tensor, residual: Tensor? = nil, relu: Bool) -> Tensor {
         x.batchNorm(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
                     training: isTraining, momentum: momentum, eps: eps, residual: residual, relu: relu,
-                    crossReplica: crossReplica)
+                    crossReplica: crossReplica, reduction: reduction)
     }
 }
 

@@ -56,27 +56,46 @@ extension Module {
     /// Total number of parameter elements.
     public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.1.count } }
 
-    /// Copies parameters and buffers by name from `state`; reports what is missing, extra or
-    /// of the wrong shape instead of loading a partial model.
+    /// This module and its descendants that are `T`s, depth-first in registration order.
+    public func layers<T>(of type: T.Type) -> [T] {
+        ((self as? T).map { [$0] } ?? []) + children.flatMap { $0.1.layers(of: type) }
+    }
+
+    /// Copies parameters and buffers by name from `state` (`load(_:into:)`): every name must
+    /// be there with its shape, and nothing else.
     public func load(state: [String: Tensor]) throws {
-        let own = namedParameters() + namedBuffers()
+        try Tensor.load(state, into: namedParameters() + namedBuffers())
+    }
+}
+
+extension Tensor {
+    /// Copies `state[name]` into each named tensor of `targets`, after checking all of them:
+    /// what is missing, extra or of the wrong shape is reported together (the first few, and
+    /// how many more), and nothing is copied unless everything matches.
+    public static func load(_ state: [String: Tensor], into targets: [(String, Tensor)]) throws {
         var problems: [String] = []
-        for (name, t) in own {
+        for (name, t) in targets {
             guard let src = state[name] else { problems.append("missing '\(name)'"); continue }
-            if src.shape != t.shape { problems.append("'\(name)' has shape \(src.shape), model expects \(t.shape)") }
+            if src.shape != t.shape { problems.append("'\(name)' has shape \(src.shape), the model expects \(t.shape)") }
         }
-        let ownNames = Set(own.map(\.0))
+        let ownNames = Set(targets.map(\.0))
         for name in state.keys.sorted() where !ownNames.contains(name) { problems.append("unexpected '\(name)'") }
-        if !problems.isEmpty {
-            throw ModuleError("state does not match the model: " + problems.prefix(5).joined(separator: "; ")
-                              + (problems.count > 5 ? " (and \(problems.count - 5) more)" : ""))
-        }
-        for (name, t) in own { if let src = state[name] { t.assign(src) } }
+        if !problems.isEmpty { throw ModuleError(mismatches: problems) }
+        for (name, t) in targets { if let src = state[name] { t.assign(src) } }
     }
 }
 
 /// A mismatch between a model and the state loaded into it.
-public struct ModuleError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+public struct ModuleError: UserInputError {
+    /// Each missing, unexpected or misshapen tensor, in the model's order.
+    public let mismatches: [String]
+
+    public init(mismatches: [String]) { self.mismatches = mismatches }
+
+    /// The first five mismatches, and how many more there are.
+    public var listed: String {
+        mismatches.prefix(5).joined(separator: "; ") + (mismatches.count > 5 ? " (and \(mismatches.count - 5) more)" : "")
+    }
+
+    public var description: String { "state does not match the model: " + listed }
 }

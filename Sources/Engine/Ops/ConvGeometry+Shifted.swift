@@ -183,10 +183,10 @@ extension ConvGeometry {
     /// at most `group`, chunk after chunk: the same groups however the batch is split across
     /// processes, so every group's float product is the same bits.
     func weightGradientUnits(group: Int) -> [[Int]] {
-        let chunks = min(BatchReduction.localChunks, max(n, 1))
+        let chunks = reduction.chunks(images: n)
         var units: [[Int]] = []
         for chunk in 0..<chunks {
-            let members = Array(Swift.stride(from: chunk, to: n, by: BatchReduction.localChunks))
+            let members = Array(Swift.stride(from: chunk, to: n, by: reduction.localChunks))
             for start in Swift.stride(from: 0, to: members.count, by: group) {
                 units.append(Array(members[start..<min(start + group, members.count)]))
             }
@@ -250,7 +250,7 @@ extension ConvGeometry {
     func sumWeightGradient(units: [[Int]],
                            _ body: (Range<Int>, (_ unit: Int, _ product: (UnsafeMutablePointer<Float>) -> Void) -> Void) -> Void) -> [Double] {
         let size = o * colRows
-        let chunks = min(BatchReduction.localChunks, max(n, 1))
+        let chunks = reduction.chunks(images: n)
         let parts = max(1, min(Parallel.threads, units.count))
         var sums = [Double](repeating: 0, count: parts * chunks * size)   // sums: [parts, chunks, O·C·kh·kw]
         sums.withUnsafeMutableBufferPointer { all in
@@ -259,7 +259,7 @@ extension ConvGeometry {
                 let product = Tensor(uninitializedShape: [o, colRows])
                 body(range) { unit, write in
                     write(product.data)
-                    let sum = base + (part * chunks + BatchReduction.chunk(of: units[unit][0])) * size
+                    let sum = base + (part * chunks + reduction.chunk(of: units[unit][0])) * size
                     for i in 0..<size { sum[i] += Double(product.data[i]) }
                 }
             }

@@ -21,10 +21,13 @@ extension Tensor {
     /// With `crossReplica`, training statistics (and the two per-channel sums of the backward
     /// pass) cover the batches of all replicas: SyncBatchNorm. The weight and bias gradients
     /// stay local sums, which the gradient reducer then averages, as PyTorch does.
+    ///
+    /// `reduction` chunks the sums over the batch (`BatchReduction`) for this replica's share.
     public func batchNorm(weight: Tensor?, bias: Tensor?, runningMean: Tensor?, runningVar: Tensor?,
                           training: Bool, momentum: Float = 0.1, eps: Float = 1e-5,
                           residual: Tensor? = nil, relu: Bool = false,
-                          crossReplica: (any CrossReplicaSum)? = nil) -> Tensor {
+                          crossReplica: (any CrossReplicaSum)? = nil,
+                          reduction: BatchReduction = .singleProcess) -> Tensor {
         precondition(residual == nil || residual!.shape == shape, "batchNorm: residual \(residual!.shape) for \(shape)")
         precondition(rank == 2 || rank == 4, "batchNorm needs [N,C] or [N,C,H,W], got \(shape)")
         let (n, c) = (shape[0], shape[1])
@@ -45,7 +48,7 @@ extension Tensor {
             // bits, invisible at float precision unless |μ|/σ exceeds about 10⁴.
             // Per image, then per chunk and tree (`BatchReduction`): the same bits however the
             // batch is split across replicas.
-            var sums = BatchReduction.sum(images: n, size: 2 * c) { img, chunk in   // sums: Σx [C], Σx² [C], then the element count
+            var sums = reduction.sum(images: n, size: 2 * c) { img, chunk in   // sums: Σx [C], Σx² [C], then the element count
                 for ch in 0..<c {
                     let (s, q) = VectorMath.sumAndSumOfSquaresDouble(px + (img * c + ch) * hw, hw)
                     chunk[ch] += s
@@ -99,7 +102,7 @@ extension Tensor {
             // ReLU it is masked in place (dy·[y > 0]) during the pass that sums it, and it is
             // handed on as the residual's gradient without a copy.
             let pg = gOut.data
-            var sums = BatchReduction.sum(images: n, size: 2 * c) { img, chunk in   // sums: Σ dy [C], Σ dy·(x − μ) [C]
+            var sums = reduction.sum(images: n, size: 2 * c) { img, chunk in   // sums: Σ dy [C], Σ dy·(x − μ) [C]
                 for ch in 0..<c {
                     let off = (img * c + ch) * hw
                     let mu = Double(mean.data[ch])

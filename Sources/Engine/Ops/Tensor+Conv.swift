@@ -7,12 +7,13 @@
 /// im2col for the forward pass and use OpenBLAS on groups of images for the gradients.
 extension Tensor {
     /// x [N,C,H,W] ⋆ weight [O,C,kh,kw] (+ bias [O]) → [N,O,Ho,Wo]; same stride and padding on
-    /// both axes.
-    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+    /// both axes. `reduction` chunks the weight- and bias-gradient sums over the batch.
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                       reduction: BatchReduction = .singleProcess) -> Tensor {
         precondition(rank == 4 && weight.rank == 4 && shape[1] == weight.shape[1],
                      "conv2d: input \(shape) with weight \(weight.shape)")
         precondition(bias == nil || bias!.shape == [weight.shape[0]], "conv2d: bias \(bias!.shape) for weight \(weight.shape)")
-        let g = ConvGeometry(input: shape, weight: weight.shape, stride: stride, padding: padding)
+        let g = ConvGeometry(input: shape, weight: weight.shape, stride: stride, padding: padding, reduction: reduction)
         precondition(g.ho > 0 && g.wo > 0, "conv2d: kernel larger than padded input \(shape)")
         let y = Tensor(uninitializedShape: [g.n, g.o, g.ho, g.wo])
         g.forward(x: data, weight: weight.data, bias: bias?.data, y: y.data)
@@ -123,7 +124,7 @@ extension ConvGeometry {
     }
 
     func biasGradient(gy: UnsafePointer<Float>, db: Tensor) {
-        let sums = BatchReduction.sum(images: n, size: o) { img, chunk in   // sums: Σ dY per output channel [O]
+        let sums = reduction.sum(images: n, size: o) { img, chunk in   // sums: Σ dY per output channel [O]
             for oc in 0..<o { chunk[oc] += VectorMath.sumDouble(gy + img * outPlane + oc * colCols, colCols) }
         }
         sums.withUnsafeBufferPointer { db.accumulatePreciseGrad($0) }
@@ -175,8 +176,11 @@ extension ConvGeometry {
 @usableFromInline
 struct ConvGeometry {
     let n, c, h, w, o, kh, kw, stride, padding, ho, wo: Int
+    /// How the weight- and bias-gradient sums over the batch are chunked.
+    let reduction: BatchReduction
 
-    init(input: [Int], weight: [Int], stride: Int, padding: Int) {
+    init(input: [Int], weight: [Int], stride: Int, padding: Int, reduction: BatchReduction = .singleProcess) {
+        self.reduction = reduction
         (n, c, h, w) = (input[0], input[1], input[2], input[3])
         (o, kh, kw) = (weight[0], weight[2], weight[3])
         self.stride = stride
@@ -198,30 +202,52 @@ struct ConvGeometry {
     /// cols[(ci·kh + ky)·kw + kx, oy·Wo + ox] = x[ci, oy·s − p + ky, ox·s − p + kx] (0 outside);
     /// rows of `cols` are `ld` floats apart.
     func im2col(_ x: UnsafePointer<Float>, into cols: UnsafeMutablePointer<Float>, ld: Int) {
-        // Rows here are short (7–28 floats), so plain loops beat memmove/memset calls; the
-        // index arithmetic wraps (&+, &*) because every index is in range by construction.
+        // Rows here are short (7–28 floats), so plain loops beat memmove/memset calls.
+        forEachLoweredLine { row, inputLine, oy, lo, hi in
+            let line = cols + (row &* ld &+ oy &* wo)
+            guard let inputLine else {
+                for ox in 0..<wo { line[ox] = 0 }
+                return
+            }
+            let src = x + inputLine   // src[ox·s] is the input under output column ox
+            for ox in 0..<lo { line[ox] = 0 }
+            if stride == 1 {
+                for ox in lo..<hi { line[ox] = src[ox] }
+            } else {
+                for ox in lo..<hi { line[ox] = src[ox &* stride] }
+            }
+            for ox in hi..<wo { line[ox] = 0 }
+        }
+    }
+
+    /// The adjoint of `im2col`: adds each column entry back to the pixel it came from.
+    func col2imAdd(_ cols: UnsafePointer<Float>, ld: Int, into x: UnsafeMutablePointer<Float>) {
+        forEachLoweredLine { row, inputLine, oy, lo, hi in
+            guard let inputLine else { return }
+            let line = cols + (row &* ld &+ oy &* wo), dst = x + inputLine
+            if stride == 1 {
+                for ox in lo..<hi { dst[ox] += line[ox] }
+            } else {
+                for ox in lo..<hi { dst[ox &* stride] += line[ox] }
+            }
+        }
+    }
+
+    /// The lowering's lines, in `cols` order: for each row (ci, ky, kx) of the column matrix
+    /// and each output row oy, `body(row, inputLine, oy, lo, hi)` gets the offset in the image
+    /// of the input under output column 0 (`x + inputLine + ox·s`), or nil when the input row
+    /// oy·s − p + ky is padding, and the output columns lo..<hi that fall inside the image.
+    /// Index arithmetic wraps (&+, &*): every index is in range by construction.
+    @inline(__always)
+    func forEachLoweredLine(_ body: (_ row: Int, _ inputLine: Int?, _ oy: Int, _ lo: Int, _ hi: Int) -> Void) {
         var row = 0
         for ci in 0..<c {
-            let plane = x + ci &* h &* w
             for ky in 0..<kh {
                 for kx in 0..<kw {
-                    let dst = cols + row &* ld
                     let (lo, hi) = validOutputColumns(kx: kx)
                     for oy in 0..<ho {
                         let iy = oy &* stride &- padding &+ ky
-                        let line = dst + oy &* wo
-                        if iy < 0 || iy >= h {
-                            for ox in 0..<wo { line[ox] = 0 }
-                            continue
-                        }
-                        let src = plane + (iy &* w &- padding &+ kx)   // src[ox·s] is x[iy, ox·s − p + kx]
-                        for ox in 0..<lo { line[ox] = 0 }
-                        if stride == 1 {
-                            for ox in lo..<hi { line[ox] = src[ox] }
-                        } else {
-                            for ox in lo..<hi { line[ox] = src[ox &* stride] }
-                        }
-                        for ox in hi..<wo { line[ox] = 0 }
+                        body(row, iy < 0 || iy >= h ? nil : ci &* h &* w &+ iy &* w &- padding &+ kx, oy, lo, hi)
                     }
                     row &+= 1
                 }
@@ -238,31 +264,5 @@ struct ConvGeometry {
         let last = w - 1 + padding - kx
         let hi = last < 0 ? 0 : last / stride + 1
         return (min(lo, wo), max(min(hi, wo), min(lo, wo)))
-    }
-
-    /// The adjoint of `im2col`: adds each column entry back to the pixel it came from.
-    func col2imAdd(_ cols: UnsafePointer<Float>, ld: Int, into x: UnsafeMutablePointer<Float>) {
-        var row = 0
-        for ci in 0..<c {
-            let plane = x + ci &* h &* w
-            for ky in 0..<kh {
-                for kx in 0..<kw {
-                    let src = cols + row &* ld
-                    let (lo, hi) = validOutputColumns(kx: kx)
-                    for oy in 0..<ho {
-                        let iy = oy &* stride &- padding &+ ky
-                        if iy < 0 || iy >= h { continue }
-                        let line = src + oy &* wo
-                        let dst = plane + (iy &* w &- padding &+ kx)
-                        if stride == 1 {
-                            for ox in lo..<hi { dst[ox] += line[ox] }
-                        } else {
-                            for ox in lo..<hi { dst[ox &* stride] += line[ox] }
-                        }
-                    }
-                    row &+= 1
-                }
-            }
-        }
     }
 }

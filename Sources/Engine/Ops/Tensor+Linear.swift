@@ -29,8 +29,9 @@ extension Tensor {
         return y
     }
 
-    /// y = x Wᵀ + b with x [N,I], weight [O,I], bias [O] (PyTorch's `F.linear`).
-    public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
+    /// y = x Wᵀ + b with x [N,I], weight [O,I], bias [O] (PyTorch's `F.linear`); `reduction`
+    /// chunks a small layer's weight-gradient sums over the batch.
+    public func linear(weight: Tensor, bias: Tensor?, reduction: BatchReduction = .singleProcess) -> Tensor {
         precondition(rank == 2 && weight.rank == 2 && shape[1] == weight.shape[1],
                      "linear: input \(shape) with weight \(weight.shape)")
         let (nb, i, o) = (shape[0], shape[1], weight.shape[0])
@@ -73,7 +74,7 @@ extension Tensor {
                 let withBias = bias?.requiresGrad ?? false
                 if weight.requiresGrad || withBias {
                     let size = o * i + o   // dW [O, I] then db [O]
-                    let sums = BatchReduction.sum(images: nb, size: size) { r, chunk in
+                    let sums = reduction.sum(images: nb, size: size) { r, chunk in
                         let gRow = g.data + r * o, xRow = data + r * i
                         for oc in 0..<o {
                             let gv = Double(gRow[oc]), dRow = chunk + oc * i

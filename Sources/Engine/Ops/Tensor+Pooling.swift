@@ -7,46 +7,34 @@ extension Tensor {
 
     /// Max pooling (padding counts as -∞, as in PyTorch).
     public func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
-        precondition(rank == 4, "maxPool2d needs NCHW, got \(shape)")
-        // As PyTorch: every window must overlap the image, or a window would have no maximum.
-        precondition(padding <= kernel / 2, "maxPool2d: padding \(padding) must be at most half the kernel \(kernel)")
-        let s = stride ?? kernel
-        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let ho = Tensor.pooledSize(h, kernel: kernel, stride: s, padding: padding)
-        let wo = Tensor.pooledSize(w, kernel: kernel, stride: s, padding: padding)
-        let y = Tensor(uninitializedShape: [n, c, ho, wo])
+        let g = PoolGeometry(shape, kernel: kernel, stride: stride ?? kernel, padding: padding, op: "maxPool2d")
+        let y = Tensor(uninitializedShape: [g.n, g.c, g.ho, g.wo])
         // argmax: [N, C, Ho, Wo] flat index into each input plane, for backward.
-        var argmax = [Int32](repeating: 0, count: n * c * ho * wo)
-        let px = data, py = y.data
-        for plane in 0..<(n * c) {
-            let src = px + plane * h * w
-            for oy in 0..<ho {
-                for ox in 0..<wo {
+        var argmax = [Int32](repeating: 0, count: y.count)
+        let px = data, py = y.data, planeSize = g.h * g.w
+        for plane in 0..<(g.n * g.c) {
+            let src = px + plane * planeSize
+            for oy in 0..<g.ho {
+                for ox in 0..<g.wo {
                     var best = -Float.infinity
                     var bestIndex = -1
-                    for ky in 0..<kernel {
-                        let iy = oy * s - padding + ky
-                        if iy < 0 || iy >= h { continue }
-                        for kx in 0..<kernel {
-                            let ix = ox * s - padding + kx
-                            if ix < 0 || ix >= w { continue }
-                            let v = src[iy * w + ix]
-                            if v > best || bestIndex < 0 { best = v; bestIndex = iy * w + ix }
-                        }
+                    g.forEachInput(oy: oy, ox: ox) { i in
+                        if src[i] > best || bestIndex < 0 { best = src[i]; bestIndex = i }
                     }
-                    let o = (plane * ho + oy) * wo + ox
+                    let o = (plane * g.ho + oy) * g.wo + ox
                     py[o] = best
                     argmax[o] = Int32(bestIndex)
                 }
             }
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self]) { [self] gy in
             accumulateGrad { d, overwrite in
                 if overwrite { d.update(repeating: 0, count: count) }
-                for plane in 0..<(n * c) {
-                    for j in 0..<(ho * wo) {
-                        let o = plane * ho * wo + j
-                        d[plane * h * w + Int(argmax[o])] += g.data[o]
+                let outPlane = g.ho * g.wo
+                for plane in 0..<(g.n * g.c) {
+                    for j in 0..<outPlane {
+                        let o = plane * outPlane + j
+                        d[plane * planeSize + Int(argmax[o])] += gy.data[o]
                     }
                 }
             }
@@ -56,48 +44,29 @@ extension Tensor {
 
     /// Average pooling; padded zeros count in the divisor (PyTorch's default).
     public func avgPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) -> Tensor {
-        precondition(rank == 4, "avgPool2d needs NCHW, got \(shape)")
-        precondition(padding <= kernel / 2, "avgPool2d: padding \(padding) must be at most half the kernel \(kernel)")
-        let s = stride ?? kernel
-        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let ho = Tensor.pooledSize(h, kernel: kernel, stride: s, padding: padding)
-        let wo = Tensor.pooledSize(w, kernel: kernel, stride: s, padding: padding)
-        let y = Tensor(uninitializedShape: [n, c, ho, wo])
+        let g = PoolGeometry(shape, kernel: kernel, stride: stride ?? kernel, padding: padding, op: "avgPool2d")
+        let y = Tensor(uninitializedShape: [g.n, g.c, g.ho, g.wo])
         let scale = 1 / Float(kernel * kernel)
-        let px = data, py = y.data
-        for plane in 0..<(n * c) {
-            let src = px + plane * h * w
-            for oy in 0..<ho {
-                for ox in 0..<wo {
+        let px = data, py = y.data, planeSize = g.h * g.w
+        for plane in 0..<(g.n * g.c) {
+            let src = px + plane * planeSize
+            for oy in 0..<g.ho {
+                for ox in 0..<g.wo {
                     var acc: Float = 0
-                    for ky in 0..<kernel {
-                        let iy = oy * s - padding + ky
-                        if iy < 0 || iy >= h { continue }
-                        for kx in 0..<kernel {
-                            let ix = ox * s - padding + kx
-                            if ix >= 0 && ix < w { acc += src[iy * w + ix] }
-                        }
-                    }
-                    py[(plane * ho + oy) * wo + ox] = acc * scale
+                    g.forEachInput(oy: oy, ox: ox) { acc += src[$0] }
+                    py[(plane * g.ho + oy) * g.wo + ox] = acc * scale
                 }
             }
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self]) { [self] gy in
             accumulateGrad { d, overwrite in
                 if overwrite { d.update(repeating: 0, count: count) }
-                for plane in 0..<(n * c) {
-                    let dst = d + plane * h * w
-                    for oy in 0..<ho {
-                        for ox in 0..<wo {
-                            let gv = g.data[(plane * ho + oy) * wo + ox] * scale
-                            for ky in 0..<kernel {
-                                let iy = oy * s - padding + ky
-                                if iy < 0 || iy >= h { continue }
-                                for kx in 0..<kernel {
-                                    let ix = ox * s - padding + kx
-                                    if ix >= 0 && ix < w { dst[iy * w + ix] += gv }
-                                }
-                            }
+                for plane in 0..<(g.n * g.c) {
+                    let dst = d + plane * planeSize
+                    for oy in 0..<g.ho {
+                        for ox in 0..<g.wo {
+                            let gv = gy.data[(plane * g.ho + oy) * g.wo + ox] * scale
+                            g.forEachInput(oy: oy, ox: ox) { dst[$0] += gv }
                         }
                     }
                 }
@@ -130,5 +99,34 @@ extension Tensor {
             }
         }
         return y
+    }
+}
+
+/// The shape of a 2-d pooling over NCHW images, and the input positions under each window.
+struct PoolGeometry {
+    let n, c, h, w, kernel, stride, padding, ho, wo: Int
+
+    init(_ shape: [Int], kernel: Int, stride: Int, padding: Int, op: String) {
+        precondition(shape.count == 4, "\(op) needs NCHW, got \(shape)")
+        // As PyTorch: every window must overlap the image, or a window would have no maximum.
+        precondition(padding <= kernel / 2, "\(op): padding \(padding) must be at most half the kernel \(kernel)")
+        (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        (self.kernel, self.stride, self.padding) = (kernel, stride, padding)
+        ho = Tensor.pooledSize(h, kernel: kernel, stride: stride, padding: padding)
+        wo = Tensor.pooledSize(w, kernel: kernel, stride: stride, padding: padding)
+    }
+
+    /// The flat indices into an input plane of the window of output (oy, ox) that lie inside
+    /// the image, row by row.
+    @inline(__always)
+    func forEachInput(oy: Int, ox: Int, _ body: (Int) -> Void) {
+        for ky in 0..<kernel {
+            let iy = oy * stride - padding + ky
+            if iy < 0 || iy >= h { continue }
+            for kx in 0..<kernel {
+                let ix = ox * stride - padding + kx
+                if ix >= 0 && ix < w { body(iy * w + ix) }
+            }
+        }
     }
 }

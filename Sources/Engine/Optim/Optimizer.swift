@@ -53,15 +53,9 @@ extension Optimizer {
     /// All parameters across groups.
     public var allParameters: [(String, Tensor)] { groups.flatMap(\.parameters) }
 
-    /// Restores state saved by `namedState()`; errors name what is missing or mis-shaped.
+    /// Restores state saved by `namedState()` (`Tensor.load`: every buffer, nothing else).
     public func loadState(_ state: [String: Tensor]) throws {
-        for (name, t) in namedState() {
-            guard let src = state[name] else { throw ModuleError("optimizer state '\(name)' is missing") }
-            guard src.count == t.count else {
-                throw ModuleError("optimizer state '\(name)' has \(src.count) values, expected \(t.count)")
-            }
-            t.assign(src)
-        }
+        try Tensor.load(state, into: namedState())
     }
 }
 

@@ -1,8 +1,6 @@
 import ArgumentParser
-import Coordinator
-import Data
-import Engine
 import Foundation
+import Persistence
 
 /// `concord export CKPT --to FILE.safetensors`: a checkpoint's model for PyTorch.
 struct ExportCommand: ParsableCommand {
@@ -15,17 +13,9 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Output .safetensors file.") var to: String
 
     func run() throws {
-        let file = try CheckpointFile(contentsOf: checkpoint)
-        var out = SafeTensors(source: to)
-        var count = 0
-        for e in file.entries where e.name.hasPrefix("model.") && e.dtype == .f32 {
-            out.set(String(e.name.dropFirst("model.".count)), Tensor(shape: e.shape, values: try file.floats(e.name)))
-            count += 1
-        }
-        guard count > 0 else { throw CLIError("\(checkpoint) holds no model tensors (model.*); pass a checkpoint written by concord train") }
-        out.metadata = file.metadata.merging(["source": checkpoint]) { $1 }
-        try out.write(to: to)
-        print("\(to): \(count) tensors from \(checkpoint)")
+        let model = try CheckpointFile(contentsOf: checkpoint).exportModel(source: to)
+        try model.write(to: to)
+        print("\(to): \(model.names.count) tensors from \(checkpoint)")
     }
 }
 
@@ -42,15 +32,8 @@ struct CheckpointCommand: ParsableCommand {
         @Argument(help: "Checkpoint file.") var path: String
 
         func run() throws {
-            let file = try CheckpointFile(contentsOf: path)
             let stored = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            let raw = file.entries.reduce(0) { $0 + $1.bytes.count }
-            print("\(path): \(file.entries.count) entries, \(raw) bytes of state in a \(stored)-byte file"
-                  + String(format: " (%.3f×)", Double(raw) / Double(max(stored, 1))))
-            for key in file.metadata.keys.sorted() { print("  \(key): \(file.metadata[key] ?? "")") }
-            for e in file.entries {
-                print("  \(e.name)  \(e.dtype.rawValue) \(e.shape.map(String.init).joined(separator: "×"))  \(e.bytes.count) bytes")
-            }
+            for line in try CheckpointFile(contentsOf: path).inspection(storedBytes: stored) { print(line) }
         }
     }
 
@@ -87,42 +70,9 @@ struct CheckpointCommand: ParsableCommand {
         }
 
         func run() throws {
-            let x = try CheckpointFile(contentsOf: a), y = try CheckpointFile(contentsOf: b)
-            var differing = 0
-            for name in x.names where !y.names.contains(name) { print("\(name): only in \(a)"); differing += 1 }
-            for name in y.names where !x.names.contains(name) { print("\(name): only in \(b)"); differing += 1 }
-            for name in x.names where y.names.contains(name) {
-                let ex = try x.entry(name), ey = try y.entry(name)
-                if ex.dtype == .u8 && ey.dtype == .u8 {
-                    if ex.bytes != ey.bytes { print("\(name): differs (bytes, not counted)") }
-                    continue
-                }
-                guard ex.dtype == ey.dtype, ex.shape == ey.shape else {
-                    print("\(name): \(ex.dtype.rawValue) \(ex.shape) vs \(ey.dtype.rawValue) \(ey.shape)")
-                    differing += 1
-                    continue
-                }
-                switch ex.dtype {
-                case .f32:
-                    let u = try x.floats(name), v = try y.floats(name)
-                    // NaN against anything but the same NaN is a difference, and without a
-                    // tolerance "identical" means the same bits (−0 is not +0).
-                    let nanMismatch = zip(u, v).contains { $0.isNaN != $1.isNaN }
-                    let difference = zip(u, v).reduce(0.0) { $1.0.isNaN || $1.1.isNaN ? $0 : max($0, abs(Double($1.0) - Double($1.1))) }
-                    let differs = nanMismatch || (atol == 0 ? ex.bytes != ey.bytes : difference > atol)
-                    if differs { differing += 1 }
-                    print("\(name): max |Δ| " + String(format: "%.3g", difference) + (nanMismatch ? " (NaN differs)" : differs && difference == 0 ? " (bits differ)" : ""))
-                case .i64:
-                    let u = try x.int64s(name), v = try y.int64s(name)
-                    let difference = zip(u, v).reduce(0.0) { max($0, abs(Double($1.0) - Double($1.1))) }
-                    if difference > atol { differing += 1 }
-                    print("\(name): max |Δ| " + String(format: "%.3g", difference))
-                case .u8:
-                    break   // handled above
-                }
-            }
-            print(differing == 0 ? "identical\(atol > 0 ? " within \(atol)" : "")" : "\(differing) entries differ")
-            if differing > 0 { throw ExitCode.failure }
+            let difference = try CheckpointFile(contentsOf: a).difference(from: CheckpointFile(contentsOf: b), atol: atol)
+            for line in difference.lines + [difference.verdict] { print(line) }
+            if difference.differing > 0 { throw ExitCode.failure }
         }
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Coordinator
+import Tools
 import Foundation
 
 /// `concord golden DIR`: checks the engine against PyTorch-computed reference cases.
@@ -31,10 +31,4 @@ struct GoldenCommand: ParsableCommand {
         print("\(results.count - failed.count - unsupported.count) passed, \(failed.count) failed, \(unsupported.count) unsupported")
         if !failed.isEmpty { throw ExitCode(1) }
     }
-}
-
-/// A one-line error for the user; printed as `concord: <message>` with exit status 1.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

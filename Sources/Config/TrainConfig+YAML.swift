@@ -1,0 +1,40 @@
+import Engine
+
+extension TrainConfig {
+    /// The fully resolved config as YAML: every section and key, defaults included, in a fixed
+    /// order. `ConfigLoader` reads it back to an equal `TrainConfig`; the run directory stores it
+    /// as `config.yaml` so a run can be reproduced from its own directory.
+    public func yaml() -> String {
+        "# Resolved Concord run configuration: every key, defaults included.\n"
+            + render(sections: ConfigSchema.sections)
+    }
+
+    /// A stable fingerprint of what this config trains, for checkpoints to record and compare
+    /// on resume: FNV-1a 64 (`StableHash`) of the rendered `ConfigSchema.hashedSections`
+    /// (`model`, `data`, `train`, `optimizer`, `schedule`, `distributed`, `moco`), as 16
+    /// lowercase hex digits.
+    ///
+    /// The `run` and `checkpoint` sections (directory, log interval, progress mode, when to
+    /// save) are left out on purpose: moving a run directory or resuming under a supervisor
+    /// without a terminal must not look like a different experiment. So are `probe` (it never
+    /// changes pre-training) and, for supervised runs, `train.method` and `moco` — a supervised
+    /// config hashes as it did before MoCo existed, so its checkpoints still match; likewise
+    /// `model.width` while it has its default.
+    public var hash: String {
+        let sections = ConfigSchema.hashedSections.filter { train.method == .moco || $0 != "moco" }
+        var skipping: Set<String> = train.method == .moco ? [] : ["train.method"]
+        if model.width == ModelSection.originalWidth { skipping.insert("model.width") }
+        return StableHash.hex(StableHash.fnv1a64(render(sections: sections, skipping: skipping)))
+    }
+
+    private func render(sections: [String], skipping: Set<String> = []) -> String {
+        var out = ""
+        for section in sections {
+            out += "\(section):\n"
+            for field in ConfigSchema.fields where field.section == section && !skipping.contains(field.key) {
+                out += "  \(field.name): \(field.render(self))\n"
+            }
+        }
+        return out
+    }
+}

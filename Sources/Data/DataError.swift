@@ -1,5 +1,0 @@
-/// A problem with a data file, reported as one line naming the file and what to do.
-public struct DataError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

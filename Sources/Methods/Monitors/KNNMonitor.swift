@@ -1,0 +1,30 @@
+import Datasets
+import Engine
+import MPI
+
+/// MoCo's progress without labels in the loss: weighted kNN top-1 accuracy on the test set,
+/// with the training set's features as the labelled bank. The features are the query
+/// encoder's trunk output (what the linear probe sees), L2-normalised, in eval mode.
+///
+/// Sharded: each rank extracts the features of its share of both sets, the bank is gathered
+/// on every rank, each rank classifies its share of the test set and the counts are summed.
+struct KNNMonitor {
+    let world: Communicator
+    let trainSet: FashionMNIST
+    let testSet: FashionMNIST
+    let k: Int
+    let temperature: Float
+
+    /// Test-set accuracy of `encoder`'s features (the caller has put it in eval mode).
+    func accuracy(of encoder: ResNet, batchSize: Int) throws -> Double {
+        let extract = { (images: Tensor) in encoder.features(images).l2Normalized(dim: 1) }   // [B, D]
+        let mine = FeatureBank.shard(of: trainSet, world: world, batchSize: batchSize, extract: extract)
+        let bank = try FeatureBank.gather(mine.features, labels: mine.labels, world: world)
+        let test = FeatureBank.shard(of: testSet, world: world, batchSize: batchSize, extract: extract)
+        let knn = WeightedKNN(bank: bank.features, labels: bank.labels, classes: FashionMNIST.classCount, k: k,
+                              temperature: temperature)
+        var counts = [Double(test.labels.isEmpty ? 0 : knn.correct(test.features, truth: test.labels)), Double(test.labels.count)]
+        try counts.withUnsafeMutableBufferPointer { try world.allreduce($0, op: .sum) }
+        return counts[0] / max(counts[1], 1)
+    }
+}

@@ -1,0 +1,189 @@
+@testable import Config
+import Foundation
+import TestSupport
+import XCTest
+
+/// `TrainConfig.yaml()` and `hash`.
+final class ConfigYAMLTests: XCTestCase {
+    /// A config where every key differs from its default.
+    private func everythingChanged() -> TrainConfig {
+        var c = TrainConfig()
+        c.model.name = .resnet50
+        c.model.numClasses = 1000
+        c.model.width = 24
+        c.model.mlpHidden = [512, 256, 128]
+        c.model.dropout = 0.25
+        c.data.path = "/data/my datasets/fashion: \"v2\" #1 ü\tok\\"
+        c.data.augment = false
+        c.data.pad = 4
+        c.train.epochs = 90
+        c.train.batchSize = 64
+        c.train.seed = 1234
+        c.train.labelSmoothing = 0.1
+        c.train.evalEvery = 5
+        c.train.threads = 2
+        c.train.iterations = 500
+        c.train.accumulationSteps = 4
+        c.distributed.syncBatchNorm = true
+        c.distributed.bucketCapMB = 0.25
+        c.distributed.maxNonfiniteSteps = 0
+        c.distributed.shardTail = .pad
+        c.checkpoint.everyIterations = 100
+        c.checkpoint.everyEpoch = false
+        c.checkpoint.keep = 5
+        c.optimizer.name = .lars
+        c.optimizer.lr = 0.3 + 1e-17  // not a "nice" decimal: must still round-trip exactly
+        c.optimizer.momentum = 0.95
+        c.optimizer.nesterov = true
+        c.optimizer.weightDecay = 1.5e-6
+        c.optimizer.beta1 = 0.85
+        c.optimizer.beta2 = 0.9999
+        c.optimizer.eps = 1e-12
+        c.optimizer.trustCoefficient = 0.02
+        c.optimizer.noDecayBNBias = false
+        c.optimizer.lrScales = ["fc.*=10", "layer4.*=0.5"]
+        c.optimizer.noDecay = ["*.bias", "weird \"name\""]
+        c.schedule.warmupEpochs = 2.5
+        c.schedule.warmupStartFactor = 0
+        c.schedule.kind = .multistep
+        c.schedule.finalLR = 1e-5
+        c.schedule.milestones = [30, 60, 80]
+        c.schedule.gamma = 0.2
+        c.schedule.scaleLRByBatch = true
+        c.schedule.warmupKind = .exponential
+        c.schedule.stepEpochs = 7
+        c.schedule.restartEpochs = 3
+        c.schedule.restartMult = 2
+        c.schedule.power = 2
+        c.schedule.weightDecayKind = .cosine
+        c.schedule.finalWeightDecay = 1e-6
+        c.train.method = .moco
+        c.moco.dim = 64
+        c.moco.headHidden = 256
+        c.moco.queueSize = 65536
+        c.moco.temperature = 0.07
+        c.moco.momentum = 0.999
+        c.moco.momentumSchedule = .cosine
+        c.moco.keyBatchNorm = .sync
+        c.moco.keyGroups = 4
+        c.moco.cropMinScale = 0.08
+        c.moco.flipP = 0
+        c.moco.jitterP = 1
+        c.moco.brightness = 0.2
+        c.moco.contrast = 0.6
+        c.moco.blurP = 0.25
+        c.moco.blurSigmaMax = 2
+        c.moco.knnK = 20
+        c.moco.knnTemperature = 0.07
+        c.moco.knnEvery = 5
+        c.probe.epochs = 100
+        c.probe.batchSize = 1024
+        c.probe.lrs = [30, 3.5e-3]
+        c.probe.heldOut = 0
+        c.probe.momentum = 0.5
+        c.probe.weightDecay = 1e-6
+        c.run.dir = "-runs/true"
+        c.run.logEvery = 10
+        c.run.progress = .none
+        return c
+    }
+
+    func testEveryKeyIsChangedByTheFixture() {
+        // Guards the round-trip test: a key added later must be changed there too.
+        let changed = everythingChanged(), defaults = TrainConfig()
+        // data.dataset has a single valid value so far.
+        for field in ConfigSchema.fields where field.key != "data.dataset" {
+            XCTAssertNotEqual(field.render(changed), field.render(defaults), "\(field.key) not exercised")
+        }
+    }
+
+    func testAFullConfigRoundTrips() throws {
+        let config = everythingChanged()
+        let text = config.yaml()
+        XCTAssertEqual(try ConfigLoader.parse(yaml: text, source: "resolved.yaml"), config, text)
+    }
+
+    func testDefaultsRoundTripThroughAFile() throws {
+        let directory = try makeTemporaryDirectory(self)
+        var config = TrainConfig()
+        config.run.dir = "elsewhere"
+        let path = try writeFile(config.yaml(), named: "config.yaml", in: directory)
+        XCTAssertEqual(try ConfigLoader.load(path: path), config)
+    }
+
+    func testRenderingListsEveryKeyUnderItsSection() {
+        let text = TrainConfig().yaml()
+        for field in ConfigSchema.fields {
+            XCTAssertTrue(text.contains("\n  \(field.name): "), "missing \(field.key)")
+        }
+        XCTAssertTrue(text.contains("model:\n  name: resnet20\n"))
+        XCTAssertTrue(text.contains("  betas: [0.9, 0.999]\n"))
+        XCTAssertTrue(text.contains("  milestones: []\n"))
+        XCTAssertTrue(text.contains("  eps: 1.0e-08\n"))
+        XCTAssertTrue(text.contains("  dataset: fashion-mnist\n"))
+    }
+
+    /// A supervised config hashes without the MoCo keys (its checkpoints from before MoCo
+    /// still match); a MoCo config's hash covers them, but not the probe's.
+    func testHashCoversTheMoCoSectionOnlyForMoCoRuns() {
+        let base = TrainConfig()
+        var supervised = base
+        supervised.moco.temperature = 0.07
+        XCTAssertEqual(supervised.hash, base.hash)
+        var moco = base
+        moco.train.method = .moco
+        XCTAssertNotEqual(moco.hash, base.hash)
+        var warmer = moco
+        warmer.moco.temperature = 0.5
+        XCTAssertNotEqual(warmer.hash, moco.hash)
+        var probed = moco
+        probed.probe.lrs = [3]
+        XCTAssertEqual(probed.hash, moco.hash)
+    }
+
+    /// `model.width` joins the hash only when it differs from the default, so checkpoints
+    /// from before the key existed still match.
+    func testHashCoversModelWidthOnlyWhenNotTheDefault() {
+        let base = TrainConfig()
+        var explicit = base
+        explicit.model.width = 16
+        XCTAssertEqual(explicit.hash, base.hash)
+        var wide = base
+        wide.model.width = 24
+        XCTAssertNotEqual(wide.hash, base.hash)
+    }
+
+    func testHashIsStableAndIgnoresTheRunSection() {
+        let base = TrainConfig()
+        XCTAssertEqual(base.hash.count, 16)
+        XCTAssertEqual(base.hash, TrainConfig().hash)
+        // Pinned: checkpoints store this value, so a change here means old checkpoints will
+        // look like a different config on resume. Change it only deliberately (last: the
+        // schedule kinds and parameter-name patterns, before any release).
+        XCTAssertEqual(base.hash, "05548e1e48541fcf")
+
+        var moved = base
+        moved.run.dir = "somewhere/else"
+        moved.run.progress = .plain
+        moved.run.logEvery = 1
+        moved.checkpoint.everyIterations = 7
+        moved.checkpoint.keep = 1
+        XCTAssertEqual(moved.hash, base.hash)
+
+        var trained = base
+        trained.train.seed = 1
+        XCTAssertNotEqual(trained.hash, base.hash)
+    }
+
+    /// The shipped configs hash as they did when format-1 checkpoints were written (values
+    /// read from the checkpoints of `--set train.iterations=200` runs of the build before the
+    /// Training / Methods split), so those checkpoints resume without a "config differs" note.
+    func testShippedConfigsKeepTheirFormatOneHashes() throws {
+        let expected = ["fashion-resnet20": "89ba9817bf8aa889", "moco-v2-fashion": "d1fb2c78a5e17784"]
+        for (name, hash) in expected {
+            let config = try ConfigLoader.load(path: packageRoot.appendingPathComponent("configs/\(name).yaml").path,
+                                               overrides: ["train.iterations=200"])
+            XCTAssertEqual(config.hash, hash, name)
+        }
+    }
+}
