@@ -1,3 +1,7 @@
+// concord — the command line: each subcommand parses its flags (choices are the library's
+// enums), calls one library entry point and maps errors to exit statuses (`RankErrors`).
+// No training, checkpoint or measuring logic lives here.
+
 import ArgumentParser
 
 struct Concord: ParsableCommand {
