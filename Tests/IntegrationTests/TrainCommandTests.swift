@@ -123,4 +123,14 @@ final class CheckpointCommandTests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.output.contains("does not exist"), missing.output)
     }
+
+    /// A batch larger than the training set is refused with exit status 2 before any run
+    /// directory is created.
+    func testABatchLargerThanTheDataIsRefusedBeforeTheRunDirectoryExists() throws {
+        let dir = scratch.appendingPathComponent("too-big").path
+        let r = try Concord.run(["train", "configs/smoke.yaml", "--set", "train.batch_size=70000", "--set", "run.dir=\(dir)"])
+        XCTAssertEqual(r.status, 2, r.output)
+        XCTAssertTrue(r.output.contains("train.batch_size 70000 is larger than the 60000 training images"), r.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir), "no run directory for a run that cannot start")
+    }
 }

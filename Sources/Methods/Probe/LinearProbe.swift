@@ -14,12 +14,11 @@ import Training
 /// computed once, sharded across ranks, and standardised with the training set's mean and
 /// standard deviation per feature; `Linear(D, 10)` is trained with SGD + momentum, one epoch
 /// of linear warm-up then cosine to 0, no weight decay by default; each rank steps through
-/// its shard in its own order, through the same `TrainingStep` training runs (gradients
-/// averaged across ranks, the non-finite guard). The learning
-/// rate is picked from `probe.lrs` on held-out training images (the last `probe.held_out`),
-/// then the classifier is trained again on the whole training set: every extractor gets its
-/// best rate, as the MoCo linear protocol's search does (its lr 30 suits unscaled features;
-/// standardised ones want far less).
+/// its shard in its own order with the `TrainingStep` training runs (gradients averaged
+/// across ranks, the non-finite guard). The learning rate is picked from `probe.lrs` on
+/// held-out training images (the last `probe.held_out`), then the classifier is trained again
+/// on the whole training set: every extractor gets its best rate, as the MoCo linear
+/// protocol's search does (its lr 30 suits unscaled features; standardised ones want far less).
 ///
 /// ```swift
 /// let probe = LinearProbe(config: config, world: world)

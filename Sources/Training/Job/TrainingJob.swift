@@ -49,6 +49,8 @@ public struct TrainingJob {
             let store = CheckpointStore(directory: config.run.dir + "/checkpoints", keep: config.checkpoint.keep)
             let found = try resume.flatMap { try ResumePlan.locate($0, in: store, notes: &notes) }
             let continuation = try found?.plan.continuation(of: config, world: world, trainCount: data.train.count)
+            // A config that cannot run fails here, before the run directory is touched.
+            if continuation == nil { _ = try RunLength(config: config, trainCount: data.train.count, worldSize: world.size) }
             // A finished or running run is never overwritten: its metrics, weights and checkpoints stay.
             let hasCheckpoints = try !store.checkpoints().isEmpty
             if resume == nil && (FileManager.default.fileExists(atPath: config.run.dir + "/metrics.jsonl") || hasCheckpoints) {
