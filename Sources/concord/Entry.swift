@@ -2,7 +2,8 @@ import Engine
 import Foundation
 
 /// Process entry: refuse to start on a CPU without the instructions the numeric code is
-/// compiled for (AVX2 + FMA), with a message instead of an illegal-instruction crash.
+/// compiled for (AVX2 + FMA), with a message instead of an illegal-instruction crash; apply a
+/// `CONCORD_KERNELS` pin.
 @main
 enum Entry {
     static func main() {
@@ -10,6 +11,12 @@ enum Entry {
             FileHandle.standardError.write(Data(
                 "concord: this CPU lacks \(missing.joined(separator: ", ")); concord needs an x86-64 CPU with AVX2 and FMA (Haswell / Zen or newer)\n".utf8))
             exit(1)
+        }
+        do {
+            ShiftedGemm.kernels = try ShiftedGemm.choose(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("concord: \(error)\n".utf8))
+            exit(ExitStatus.of(error))
         }
         Concord.main()
     }

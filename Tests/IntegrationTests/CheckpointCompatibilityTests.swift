@@ -18,9 +18,9 @@ final class CheckpointCompatibilityTests: XCTestCase {
 
     private func resumesExactly(_ checkpoint: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let fresh = scratch.appendingPathComponent("fresh").path, resumed = scratch.appendingPathComponent("resumed").path
-        // The fixtures were written with OpenBLAS's Haswell kernels: MoCo's InfoNCE products are
-        // SGEMMs, whose rounding depends on the kernels.
-        let blas = ["OPENBLAS_CORETYPE": "Haswell"]
+        // The fixtures were written with OpenBLAS's Haswell kernels and the AVX2 convolution
+        // kernels, which every supported CPU runs: a run's rounding depends on the kernels.
+        let blas = ["OPENBLAS_CORETYPE": "Haswell", "CONCORD_KERNELS": "avx2"]
         let reference = try Concord.run(args + ["--run-dir", fresh], environment: blas)
         XCTAssertEqual(reference.status, 0, reference.output, file: file, line: line)
         let continued = try Concord.run(args + ["--run-dir", resumed, "--resume", fixture(checkpoint)], environment: blas)

@@ -15,8 +15,23 @@ public enum ShiftedGemm {
     /// The instruction set the kernels run on.
     public enum Kernels: String, CaseIterable, Sendable { case avx2, avx512 }
 
-    /// Chosen from the CPU at start-up; set it only to compare the two (tests, benchmarks).
+    /// Chosen from the CPU at start-up (`choose(environment:)` may pin it); set it only to
+    /// compare the two (tests, benchmarks).
     nonisolated(unsafe) public static var kernels: Kernels = CPUFeatures.hasAVX512 ? .avx512 : .avx2
+
+    /// The two families sum a weight gradient in different orders, so a run's bits depend on
+    /// which one ran: `CONCORD_KERNELS=avx2` (runs on every supported CPU) makes runs on
+    /// machines with and without AVX-512 reproduce each other. Unset or empty: the widest.
+    public static func choose(environment: [String: String]) throws -> Kernels {
+        guard let text = environment["CONCORD_KERNELS"], !text.isEmpty else { return kernels }
+        guard let choice = Kernels(rawValue: text) else {
+            throw KernelChoiceError("CONCORD_KERNELS '\(text)' is not one of avx2, avx512; unset it to use the widest this CPU runs")
+        }
+        if choice == .avx512 && !CPUFeatures.hasAVX512 {
+            throw KernelChoiceError("CONCORD_KERNELS=avx512: this CPU lacks AVX-512 (F, CD, BW, DQ, VL); use avx2 or unset it")
+        }
+        return choice
+    }
 
     /// Rows of C per tile: m must be a multiple of it.
     public static let tileRows = 4
@@ -76,4 +91,10 @@ public enum ShiftedGemm {
                                                       baseStride: baseStride, rowOffsets: rowOffsets, c: c, ldc: ldc,
                                                       accumulate: accumulate)
     }
+}
+
+/// A `CONCORD_KERNELS` value this CPU cannot honour.
+public struct KernelChoiceError: UserInputError {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
