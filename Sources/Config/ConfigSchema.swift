@@ -30,6 +30,12 @@ enum ConfigSchema {
         int("model.num_classes", \.model.numClasses, min: 2),
         intList("model.mlp_hidden", \.model.mlpHidden, min: 1, increasing: false),
         number("model.dropout", \.model.dropout, .fraction),
+        int("model.patch_size", \.model.patchSize, min: 1),
+        int("model.dim", \.model.dim, min: 1),
+        int("model.depth", \.model.depth, min: 1),
+        int("model.heads", \.model.heads, min: 1),
+        number("model.mlp_ratio", \.model.mlpRatio, .above(0)),
+        choice("model.pooling", \.model.pooling, what: "ViT pooling"),
 
         choice("data.dataset", \.data.dataset, what: "dataset"),
         string("data.path", \.data.path),

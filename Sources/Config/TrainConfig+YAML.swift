@@ -19,11 +19,12 @@ extension TrainConfig {
     /// without a terminal must not look like a different experiment. So are `probe` (it never
     /// changes pre-training) and, for supervised runs, `train.method` and `moco` — a supervised
     /// config hashes as it did before MoCo existed, so its checkpoints still match; likewise
-    /// `model.width` while it has its default.
+    /// `model.width` while it has its default, and the ViT's keys for every other model.
     public var hash: String {
         let sections = ConfigSchema.hashedSections.filter { train.method == .moco || $0 != "moco" }
         var skipping: Set<String> = train.method == .moco ? [] : ["train.method"]
         if model.width == ModelSection.originalWidth { skipping.insert("model.width") }
+        if model.name != .vit { skipping.formUnion(ModelSection.vitKeys) }
         return StableHash.hex(StableHash.fnv1a64(render(sections: sections, skipping: skipping)))
     }
 

@@ -46,32 +46,6 @@ public struct TrainConfig: Equatable, Sendable {
 
     // MARK: - Sections
 
-    /// `model:` section.
-    public struct ModelSection: Equatable, Sendable {
-        /// `model.name`.
-        public var name: ModelName = .resnet20
-        /// `model.width`: channels of the first stage of resnet20/32/56 (the stages have width,
-        /// 2·width and 4·width; the trunk's features are 4·width wide). 16 is the original
-        /// network; unused by the other models.
-        public var width = ModelSection.originalWidth
-        /// `model.num_classes`: width of the classifier output (≥ 2).
-        public var numClasses = 10
-        /// `model.mlp_hidden`: hidden layer widths, used only when `name` is `mlp`.
-        public var mlpHidden = [1024, 1024]
-        /// `model.dropout`: dropout after each hidden layer of the MLP, in [0, 1) (ResNets have none).
-        public var dropout = 0.0
-        /// The original ResNets' first-stage width.
-        public static let originalWidth = 16
-        /// Defaults.
-        public init() {}
-
-        /// The model's name for logs, with its width where that is not the original's:
-        /// `resnet20`, `resnet20 (width 24)`.
-        public var displayName: String {
-            name.cifarDepth == nil || width == Self.originalWidth ? name.rawValue : "\(name.rawValue) (width \(width))"
-        }
-    }
-
     /// `data:` section.
     public struct DataSection: Equatable, Sendable {
         /// `data.dataset`.
@@ -322,21 +296,6 @@ public struct TrainConfig: Equatable, Sendable {
         case sync
         /// Each rank's own batch statistics (lets the task be solved through them).
         case local
-    }
-
-    /// Valid `model.name` values.
-    public enum ModelName: String, CaseIterable, Sendable {
-        case resnet20, resnet32, resnet56, resnet18, resnet50, mlp
-
-        /// The depth of a CIFAR-style ResNet (6n + 2 layers: the trunks MoCo can use), else nil.
-        public var cifarDepth: Int? {
-            switch self {
-            case .resnet20: return 20
-            case .resnet32: return 32
-            case .resnet56: return 56
-            case .resnet18, .resnet50, .mlp: return nil
-            }
-        }
     }
 
     /// Valid `data.dataset` values.

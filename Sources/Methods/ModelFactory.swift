@@ -1,12 +1,24 @@
 import Config
 import Engine
+import Training
 
 /// Builds the network a config's `model:` section names.
 public enum ModelFactory {
-    /// A freshly initialised model for 1×28×28 inputs.
+    /// A freshly initialised model for 1×28×28 inputs; a ViT whose patch or heads do not fit
+    /// is a `TrainingError` naming the key.
     public static func make(_ config: TrainConfig.ModelSection, inputChannels: Int = 1, imageSize: Int = 28,
-                            rng: inout RandomGenerator) -> any Module {
+                            rng: inout RandomGenerator) throws -> any Module {
         switch config.name {
+        case .vit:
+            guard imageSize % config.patchSize == 0 else {
+                throw TrainingError("model.patch_size \(config.patchSize) does not divide the \(imageSize)×\(imageSize) images; use a divisor of \(imageSize) such as 4, 7 or 14")
+            }
+            guard config.dim % config.heads == 0 else {
+                throw TrainingError("model.heads \(config.heads) does not divide model.dim \(config.dim); choose heads that divide the token width")
+            }
+            return VisionTransformer(.init(imageSize: imageSize, channels: inputChannels, patch: config.patchSize, dim: config.dim,
+                                           depth: config.depth, heads: config.heads, mlpRatio: config.mlpRatio,
+                                           classes: config.numClasses, pooling: config.pooling), rng: &rng)
         case .resnet20: return ResNet.cifar(depth: 20, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
         case .resnet32: return ResNet.cifar(depth: 32, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
         case .resnet56: return ResNet.cifar(depth: 56, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)

@@ -51,6 +51,46 @@ final class ModelTests: XCTestCase {
         XCTAssertGreaterThan(lin.weight.values.map(abs).max() ?? 0, bound * 0.9)
     }
 
+    func testVisionTransformerParameterCountsAndNamesMatchTimm() {
+        var rng = RandomGenerator(seed: 0)
+        // timm's vit_tiny_patch16_224: 5,717,416 parameters.
+        let tiny = VisionTransformer(.init(imageSize: 224, channels: 3, patch: 16, dim: 192, depth: 12, heads: 3, mlpRatio: 4, classes: 1000),
+                                     rng: &rng)
+        XCTAssertEqual(tiny.parameterCount, 5_717_416)
+        let vit = VisionTransformer(.init(imageSize: 28, channels: 1, patch: 4, dim: 96, depth: 6, heads: 4, mlpRatio: 2, classes: 10),
+                                    rng: &rng)
+        let names = vit.namedParameters().map(\.0)
+        XCTAssertEqual(Array(names.prefix(4)), ["cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias"])
+        for block in ["norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2"] {
+            XCTAssertTrue(names.contains("blocks.5.\(block).weight") && names.contains("blocks.5.\(block).bias"), block)
+        }
+        XCTAssertEqual(Array(names.suffix(4)), ["norm.weight", "norm.bias", "head.weight", "head.bias"])
+        XCTAssertEqual(vit.parameterCount, 456_394)
+        let y = Autograd.noGrad { vit(Tensor.zeros([2, 1, 28, 28])) }
+        XCTAssertEqual(y.shape, [2, 10])
+        let pooled = VisionTransformer(.init(imageSize: 28, channels: 1, patch: 7, dim: 16, depth: 1, heads: 2, mlpRatio: 2, classes: 0,
+                                             pooling: .mean), rng: &rng)
+        XCTAssertTrue(pooled.namedParameters().map(\.0).suffix(2).elementsEqual(["fc_norm.weight", "fc_norm.bias"]))
+        XCTAssertEqual(Autograd.noGrad { pooled(Tensor.zeros([3, 1, 28, 28])) }.shape, [3, 16])
+    }
+
+    /// timm's initialisation: Linear weights N(0, 0.02²), biases 0, position table N(0, 0.02²),
+    /// class token ~1e-6, LayerNorm (1, 0).
+    func testVisionTransformerInitialisation() {
+        var rng = RandomGenerator(seed: 3)
+        let vit = VisionTransformer(.init(imageSize: 28, channels: 1, patch: 4, dim: 96, depth: 2, heads: 4, mlpRatio: 2, classes: 10),
+                                    rng: &rng)
+        func std(_ t: Tensor) -> Float {
+            let v = t.values, m = v.reduce(0, +) / Float(v.count)
+            return (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Float(v.count)).squareRoot()
+        }
+        XCTAssertEqual(std((vit.blocks.layers[0] as! TransformerBlock).attn.qkv.weight), 0.02, accuracy: 0.001)
+        XCTAssertEqual(std(vit.posEmbed), 0.02, accuracy: 0.001)
+        XCTAssertLessThan(vit.clsToken.values.map(abs).max() ?? 1, 1e-5)
+        XCTAssertEqual(vit.head?.bias?.values.allSatisfy { $0 == 0 }, true)
+        XCTAssertEqual(vit.norm.weight.values.allSatisfy { $0 == 1 }, true)
+    }
+
     func testMLPNamesFollowSequential() {
         var rng = RandomGenerator(seed: 0)
         let m = MLP.make(inputs: 784, hidden: [1024, 1024], outputs: 10, rng: &rng)

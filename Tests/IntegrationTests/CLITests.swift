@@ -8,7 +8,9 @@ final class CLITests: XCTestCase {
         let r = try Concord.run(["golden", Concord.goldenDirectory])
         XCTAssertEqual(r.status, 0, r.output)
         let lines = r.output.split(separator: "\n")
-        for name in ["conv2d_3x3_s2_p1", "batch_norm2d_train", "info_nce", "resnet20_sgd_2steps", "cross_entropy_smoothed"] {
+        for name in ["conv2d_3x3_s2_p1", "batch_norm2d_train", "info_nce", "resnet20_sgd_2steps", "cross_entropy_smoothed",
+                     "gelu", "softmax", "scaled_dot_product_attention_cross", "multi_head_attention", "conv2d_4x4_s4_p0_bias",
+                     "vit_adamw_2steps"] {
             let line = try XCTUnwrap(lines.first { $0.hasPrefix(name) }, "no line for \(name)")
             XCTAssertTrue(line.hasSuffix("pass"), String(line))
         }
@@ -47,6 +49,16 @@ final class CLITests: XCTestCase {
         let r = try Concord.run(["bench", "--model", "vgg"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.output.contains("vgg"), r.output)
+    }
+
+    func testAKernelPinIsAppliedAndABadOneRefused() throws {
+        let pinned = try Concord.run(["bench", "--model", "resnet20", "--steps", "1", "--warmup", "0", "--batch", "8", "--synthetic"],
+                                     environment: ["CONCORD_KERNELS": "avx2"])
+        XCTAssertEqual(pinned.status, 0, pinned.output)
+        XCTAssertTrue(pinned.output.contains("\"conv_kernels\":\"avx2\""), pinned.output)
+        let bad = try Concord.run(["golden", Concord.goldenDirectory], environment: ["CONCORD_KERNELS": "sse4"])
+        XCTAssertEqual(bad.status, 2, bad.output)
+        XCTAssertTrue(bad.output.contains("CONCORD_KERNELS 'sse4' is not one of avx2, avx512"), bad.output)
     }
 }
 

@@ -89,6 +89,21 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertGreaterThan(maxDifference(try weights("one-step"), try weights("local")), 1e-4, "per-rank batch norm should differ")
     }
 
+    /// No batch statistics, but every gradient summed over the batch (Linear layers on token
+    /// rows, LayerNorm's affine, the class token, the position table, the patch embedding) is
+    /// summed per image chunk: 2 ranks × 16 give one process × 32's bits.
+    func testTwoRanksTrainAVisionTransformerExactlyLikeOneProcess() throws {
+        let config = ["configs/fashion-vit.yaml", "--set", "model.depth=2", "--set", "model.dim=48"]
+        let one = try Concord.run(["train"] + config + steps(20, batch: 32, dir: "one"))
+        XCTAssertEqual(one.status, 0, one.output)
+        let two = try MPIRun.run(ranks: 2, ["train"] + config + ["--set", "distributed.bucket_cap_mb=0.05"] + steps(20, batch: 16, dir: "two"))
+        XCTAssertEqual(two.status, 0, two.output)
+        let reference = try weights("one"), split = try weights("two")
+        XCTAssertLessThanOrEqual(maxDifference(reference, split), 1e-5, "max |Δw| after 20 steps")
+        XCTAssertEqual(reference.keys.filter { reference[$0] != split[$0] }.sorted(), [], "tensors whose bits differ")
+        XCTAssertNotNil(reference["blocks.1.attn.qkv.weight"])
+    }
+
     func testARankThatSkipsAStepIsAClearErrorNotAHang() throws {
         let r = try MPIRun.run(ranks: 2, ["train", "configs/smoke.yaml"] + steps(20, batch: 32, dir: "skip"),
                                environment: ["CONCORD_FAULT": "skip-step=5@rank=1"], timeout: 60)

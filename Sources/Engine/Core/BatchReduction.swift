@@ -40,6 +40,9 @@ public struct BatchReduction: Equatable, Sendable {
     /// Chunks a batch of `n` images fills.
     @inlinable public func chunks(images n: Int) -> Int { min(localChunks, max(n, 1)) }
 
+    /// The local images of chunk `j` in a batch of `n`, in order.
+    @inlinable public func images(inChunk j: Int, of n: Int) -> StrideTo<Int> { stride(from: j, to: n, by: localChunks) }
+
     /// Adds the chunk sums [chunks, size] with the lowest-bit-first tree; the total ends in
     /// the first `size` values.
     public static func combine(_ sums: UnsafeMutablePointer<Double>, chunks: Int, size: Int) {

@@ -13,8 +13,24 @@ public final class Linear: Module, BatchReducing {
         self.bias = bias ? Tensor.zeros([outFeatures], requiresGrad: true) : nil
     }
 
+    /// Around given tensors: weight [O, I], bias [O].
+    public init(weight: Tensor, bias: Tensor?) {
+        precondition(weight.rank == 2 && (bias == nil || bias!.shape == [weight.shape[0]]),
+                     "Linear: weight \(weight.shape), bias \(bias?.shape ?? [])")
+        self.weight = weight
+        self.bias = bias
+    }
+
     public var localParameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
-    public func forward(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias, reduction: reduction) }
+
+    /// x [N, I] → [N, O]; x [N, …, I] (tokens) → [N, …, O], each image's rows summed together.
+    public func forward(_ x: Tensor) -> Tensor {
+        guard x.rank > 2 else { return x.linear(weight: weight, bias: bias, reduction: reduction) }
+        let rows = x.count / x.shape[x.rank - 1]
+        let y = x.reshaped([rows, x.shape[x.rank - 1]])
+            .linear(weight: weight, bias: bias, reduction: reduction, rowsPerImage: rows / x.shape[0])
+        return y.reshaped(Array(x.shape.dropLast()) + [weight.shape[0]])
+    }
 }
 
 /// 2-d convolution, weight [out, in, k, k] (Kaiming-normal, fan-out, ReLU gain).
@@ -76,11 +92,12 @@ public final class BatchNorm: Module, BatchReducing {
 }
 
 /// Layer normalisation over the last dimension.
-public final class LayerNorm: Module {
+public final class LayerNorm: Module, BatchReducing {
     public let weight: Tensor
     public let bias: Tensor
     public let eps: Float
     public var isTraining = true
+    public var reduction = BatchReduction.singleProcess
 
     public init(_ features: Int, eps: Float = 1e-5) {
         weight = Tensor.ones([features], requiresGrad: true)
@@ -89,7 +106,7 @@ public final class LayerNorm: Module {
     }
 
     public var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
-    public func forward(_ x: Tensor) -> Tensor { x.layerNorm(weight: weight, bias: bias, eps: eps) }
+    public func forward(_ x: Tensor) -> Tensor { x.layerNorm(weight: weight, bias: bias, eps: eps, reduction: reduction) }
 }
 
 /// max(x, 0) as a module (for `Sequential`).
@@ -130,6 +147,22 @@ public enum Init {
     public static func kaimingNormalFanOut(_ w: Tensor, rng: inout RandomGenerator) {
         let fanOut = w.shape[0] * w.shape.dropFirst(2).reduce(1, *)
         rng.fillNormal(w.data, count: w.count, mean: 0, std: (2 / Float(fanOut)).squareRoot())
+    }
+
+    /// N(0, std²) truncated to [−2, 2] (timm's `trunc_normal_(std=…)`, whose bounds are absolute).
+    public static func truncatedNormal(_ w: Tensor, std: Float, rng: inout RandomGenerator) {
+        rng.fillNormal(w.data, count: w.count, mean: 0, std: std)
+        for i in 0..<w.count where abs(w.data[i]) > 2 {
+            repeat { rng.fillNormal(w.data + i, count: 1, mean: 0, std: std) } while abs(w.data[i]) > 2
+        }
+    }
+
+    /// PyTorch's default for a convolution: weight and bias U(−1/√fan_in, 1/√fan_in)
+    /// (`kaiming_uniform_(a=√5)`).
+    public static func pytorchDefault(_ conv: Conv2d, rng: inout RandomGenerator) {
+        let bound = 1 / Float(conv.weight.count / conv.weight.shape[0]).squareRoot()
+        rng.fillUniform(conv.weight.data, count: conv.weight.count, low: -bound, high: bound)
+        if let b = conv.bias { rng.fillUniform(b.data, count: b.count, low: -bound, high: bound) }
     }
 
     /// U(−a, a) with a = √(6 / (fan_in + fan_out)).

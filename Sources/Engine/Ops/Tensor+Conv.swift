@@ -96,31 +96,48 @@ extension ConvGeometry {
         }
     }
 
-    /// dW[O, C·kh·kw] += Σ_images dY[O, HW] · colsᵀ and db[O] += Σ dY, on groups of images.
+    /// dW[O, C·kh·kw] += Σ_images dY[O, HW] · colsᵀ and db[O] += Σ dY, per image chunk.
     func weightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: Tensor?, db: Tensor?) {
         if let dw, runsShifted {
             shiftedWeightGradient(x: x, gy: gy).withUnsafeBufferPointer { dw.accumulatePreciseGrad($0) }
             if let db { biasGradient(gy: gy, db: db) }
             return
         }
-        let hw = colCols, group = imagesPerGroup
-        let cols = Tensor(uninitializedShape: [colRows, group * hw])
-        let dy = Tensor(uninitializedShape: [o, group * hw])   // dy of one group: [O, G·HW]
-        var first = 0
-        while first < n {
-            let count = min(group, n - first)
-            let width = count * hw
-            let dyGroup = outputGradientGroup(gy, first: first, count: count, scratch: dy.data)
-            if let dw {
-                for j in 0..<count { im2col(x + (first + j) * inPlane, into: cols.data + j * hw, ld: width) }
-                dw.accumulateGrad { d, overwrite in
-                    BLAS.sgemm(transA: false, transB: true, m: o, n: colRows, k: width, a: dyGroup, lda: width,
-                               b: cols.data, ldb: width, beta: (overwrite && first == 0) ? 0 : 1, c: d, ldc: colRows)
-                }
-            }
-            first += count
-        }
+        if let dw { chunkedWeightGradient(x: x, gy: gy).withUnsafeBufferPointer { dw.accumulatePreciseGrad($0) } }
         if let db { biasGradient(gy: gy, db: db) }
+    }
+
+    /// dW [O, C·kh·kw] as doubles: each image chunk (`BatchReduction`) multiplied on its own,
+    /// its images in groups by SGEMM, then the chunks combined by the fixed tree — the same
+    /// bits however the batch is split across ranks.
+    func chunkedWeightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>) -> [Double] {
+        let hw = colCols, group = imagesPerGroup, size = o * colRows
+        let cols = Tensor(uninitializedShape: [colRows, group * hw])
+        let dy = Tensor(uninitializedShape: [o, group * hw])      // dy of one group: [O, G·HW]
+        let partial = Tensor(uninitializedShape: [o, colRows])    // one chunk's dW
+        let chunks = reduction.chunks(images: n)
+        var all = [Double](repeating: 0, count: chunks * size)   // all: [chunks, O·C·kh·kw]
+        all.withUnsafeMutableBufferPointer { p in
+            for chunk in 0..<chunks {
+                let members = Array(reduction.images(inChunk: chunk, of: n))
+                var start = 0
+                while start < members.count {
+                    let count = min(group, members.count - start), width = count * hw
+                    for (j, image) in members[start..<(start + count)].enumerated() {
+                        im2col(x + image * inPlane, into: cols.data + j * hw, ld: width)
+                        for oc in 0..<o { (dy.data + oc * width + j * hw).update(from: gy + image * outPlane + oc * hw, count: hw) }
+                    }
+                    BLAS.sgemm(transA: false, transB: true, m: o, n: colRows, k: width, a: dy.data, lda: width,
+                               b: cols.data, ldb: width, beta: start == 0 ? 0 : 1, c: partial.data, ldc: colRows)
+                    start += count
+                }
+                let sums = p.baseAddress! + chunk * size
+                for e in 0..<size { sums[e] = Double(partial.data[e]) }
+            }
+            BatchReduction.combine(p.baseAddress!, chunks: chunks, size: size)
+        }
+        all.removeLast(all.count - size)
+        return all
     }
 
     func biasGradient(gy: UnsafePointer<Float>, db: Tensor) {

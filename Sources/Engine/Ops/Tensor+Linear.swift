@@ -30,17 +30,21 @@ extension Tensor {
     }
 
     /// y = x Wᵀ + b with x [N,I], weight [O,I], bias [O] (PyTorch's `F.linear`); `reduction`
-    /// chunks a small layer's weight-gradient sums over the batch.
-    public func linear(weight: Tensor, bias: Tensor?, reduction: BatchReduction = .singleProcess) -> Tensor {
+    /// chunks a small layer's weight-gradient sums over the batch, whose images are
+    /// `rowsPerImage` consecutive rows each (tokens: a sequence's rows share its chunk).
+    public func linear(weight: Tensor, bias: Tensor?, reduction: BatchReduction = .singleProcess, rowsPerImage: Int = 1) -> Tensor {
         precondition(rank == 2 && weight.rank == 2 && shape[1] == weight.shape[1],
                      "linear: input \(shape) with weight \(weight.shape)")
         let (nb, i, o) = (shape[0], shape[1], weight.shape[0])
+        precondition(rowsPerImage >= 1 && nb % rowsPerImage == 0, "linear: \(nb) rows are not images of \(rowsPerImage) rows")
         let y = Tensor(uninitializedShape: [nb, o])
         if let bias {
             precondition(bias.shape == [o], "linear: bias \(bias.shape) for \(o) outputs")
             for r in 0..<nb { (y.data + r * o).update(from: bias.data, count: o) }
         }
-        if o * i <= Self.preciseLinearLimit {
+        // Token rows (several per image) always take SGEMM: attention blocks are all GEMM.
+        let precise = rowsPerImage == 1 && o * i <= Self.preciseLinearLimit
+        if precise {
             // Row by row, in double, in a fixed order: a row's outputs never depend on the batch
             // size, and the logits are rounded once.
             for r in 0..<nb {
@@ -51,11 +55,17 @@ extension Tensor {
                 }
             }
         } else {
-            BLAS.sgemm(transA: false, transB: true, m: nb, n: o, k: i, a: data, lda: i, b: weight.data, ldb: i,
-                       beta: bias == nil ? 0 : 1, c: y.data, ldc: o)
+            // Token rows: one SGEMM per image. OpenBLAS rounds the last rows of a product in its
+            // tail kernel, so a row's bits depend on the call's row count; per image they do not
+            // depend on the batch.
+            let (calls, m) = rowsPerImage > 1 ? (nb / rowsPerImage, rowsPerImage) : (1, nb)
+            for c in 0..<calls {
+                BLAS.sgemm(transA: false, transB: true, m: m, n: o, k: i, a: data + c * m * i, lda: i, b: weight.data, ldb: i,
+                           beta: bias == nil ? 0 : 1, c: y.data + c * m * o, ldc: o)
+            }
         }
         Autograd.record(y, inputs: bias.map { [self, weight, $0] } ?? [self, weight]) { [self] g in
-            if o * i <= Self.preciseLinearLimit {
+            if precise {
                 // Small layers (classifier and projection heads): per-row loops and per-sample
                 // sums in double, per batch chunk (`BatchReduction`), so neither the input
                 // gradient nor the weight gradient depends on how the batch is split.
@@ -74,12 +84,14 @@ extension Tensor {
                 let withBias = bias?.requiresGrad ?? false
                 if weight.requiresGrad || withBias {
                     let size = o * i + o   // dW [O, I] then db [O]
-                    let sums = reduction.sum(images: nb, size: size) { r, chunk in
-                        let gRow = g.data + r * o, xRow = data + r * i
-                        for oc in 0..<o {
-                            let gv = Double(gRow[oc]), dRow = chunk + oc * i
-                            for j in 0..<i { dRow[j] += gv * Double(xRow[j]) }
-                            chunk[o * i + oc] += gv
+                    let sums = reduction.sum(images: nb / rowsPerImage, size: size) { image, chunk in
+                        for r in (image * rowsPerImage)..<((image + 1) * rowsPerImage) {
+                            let gRow = g.data + r * o, xRow = data + r * i
+                            for oc in 0..<o {
+                                let gv = Double(gRow[oc]), dRow = chunk + oc * i
+                                for j in 0..<i { dRow[j] += gv * Double(xRow[j]) }
+                                chunk[o * i + oc] += gv
+                            }
                         }
                     }
                     sums.withUnsafeBufferPointer { all in
@@ -89,11 +101,25 @@ extension Tensor {
                 }
                 return
             }
-            if requiresGrad {   // dX[N,I] = dY[N,O] · W[O,I]
+            if requiresGrad {   // dX[N,I] = dY[N,O] · W[O,I], per image for token rows (as forward)
+                let (calls, m) = rowsPerImage > 1 ? (nb / rowsPerImage, rowsPerImage) : (1, nb)
                 accumulateGrad { d, overwrite in
-                    BLAS.sgemm(transA: false, transB: false, m: nb, n: i, k: o, a: g.data, lda: o,
-                               b: weight.data, ldb: i, beta: overwrite ? 0 : 1, c: d, ldc: i)
+                    for c in 0..<calls {
+                        BLAS.sgemm(transA: false, transB: false, m: m, n: i, k: o, a: g.data + c * m * o, lda: o,
+                                   b: weight.data, ldb: i, beta: overwrite ? 0 : 1, c: d + c * m * i, ldc: i)
+                    }
                 }
+            }
+            if rowsPerImage > 1 {
+                // Token rows: dW and db per image chunk, combined in double (`BatchReduction`).
+                let withBias = bias?.requiresGrad ?? false
+                guard weight.requiresGrad || withBias else { return }
+                let sums = Tensor.chunkedWeightGradient(gradOut: g, input: self, rowsPerImage: rowsPerImage, reduction: reduction)
+                sums.withUnsafeBufferPointer { all in
+                    if weight.requiresGrad { weight.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[0..<(o * i)])) }
+                    if withBias, let bias { bias.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[(o * i)...])) }
+                }
+                return
             }
             if weight.requiresGrad {   // dW[O,I] = dYᵀ · X
                 weight.accumulateGrad { d, overwrite in
@@ -109,5 +135,38 @@ extension Tensor {
             }
         }
         return y
+    }
+
+    /// dW [O, I] then db [O] of a linear layer on token rows, as doubles: each image chunk's
+    /// rows are gathered and multiplied by one SGEMM, then the chunks are combined by the
+    /// fixed tree — the same bits however the batch is split across ranks.
+    static func chunkedWeightGradient(gradOut g: Tensor, input x: Tensor, rowsPerImage: Int, reduction: BatchReduction) -> [Double] {
+        let (rows, i, o) = (x.shape[0], x.shape[1], g.shape[1])
+        let images = rows / rowsPerImage
+        let chunks = reduction.chunks(images: images)
+        let size = o * i + o
+        let most = (images + chunks - 1) / chunks * rowsPerImage
+        let xs = Tensor(uninitializedShape: [most, i]), gs = Tensor(uninitializedShape: [most, o])   // one chunk's rows
+        let dw = Tensor(uninitializedShape: [o, i])
+        var all = [Double](repeating: 0, count: chunks * size)   // all: [chunks, O·I + O]
+        all.withUnsafeMutableBufferPointer { p in
+            for j in 0..<chunks {
+                var n = 0
+                for image in reduction.images(inChunk: j, of: images) {
+                    (xs.data + n * i).update(from: x.data + image * rowsPerImage * i, count: rowsPerImage * i)
+                    (gs.data + n * o).update(from: g.data + image * rowsPerImage * o, count: rowsPerImage * o)
+                    n += rowsPerImage
+                }
+                // dW_j[O, I] = G_jᵀ · X_j
+                BLAS.sgemm(transA: true, transB: false, m: o, n: i, k: n, a: gs.data, lda: o, b: xs.data, ldb: i,
+                           beta: 0, c: dw.data, ldc: i)
+                let chunk = p.baseAddress! + j * size
+                for e in 0..<(o * i) { chunk[e] = Double(dw.data[e]) }
+                for r in 0..<n { let row = gs.data + r * o; for c in 0..<o { chunk[o * i + c] += Double(row[c]) } }
+            }
+            BatchReduction.combine(p.baseAddress!, chunks: chunks, size: size)
+        }
+        all.removeLast(all.count - size)
+        return all
     }
 }

@@ -48,9 +48,12 @@ extension Tensor {
     }
 
     /// Normalises over the last dimension, then scales and shifts (PyTorch's `F.layer_norm`).
-    public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
+    /// The affine gradients sum over every row: per image of the first dimension, in double,
+    /// chunked by `reduction`.
+    public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5, reduction: BatchReduction = .singleProcess) -> Tensor {
         let l = shape[rank - 1]
         let rows = count / l
+        let rowsPerImage = rank > 1 ? rows / shape[0] : rows
         let y = Tensor(uninitializedShape: shape)
         // xhat: same shape; rstd: [rows]
         let xhat = Tensor(uninitializedShape: shape)
@@ -71,16 +74,18 @@ extension Tensor {
             }
         }
         Autograd.record(y, inputs: [self] + [weight, bias].compactMap { $0 }) { [self] g in
-            if let weight, weight.requiresGrad {
-                weight.accumulateGrad { d, ow in
-                    if ow { d.update(repeating: 0, count: l) }
-                    for r in 0..<rows { for i in 0..<l { d[i] += g.data[r * l + i] * xhat.data[r * l + i] } }
+            let affine = (weight?.requiresGrad ?? false) || (bias?.requiresGrad ?? false)
+            if affine {
+                // dweight = Σ_rows g ⊙ x̂, dbias = Σ_rows g: [2, L]
+                let sums = reduction.sum(images: rows / rowsPerImage, size: 2 * l) { image, chunk in
+                    for r in (image * rowsPerImage)..<((image + 1) * rowsPerImage) {
+                        let gr = g.data + r * l, hr = xhat.data + r * l
+                        for i in 0..<l { chunk[i] += Double(gr[i]) * Double(hr[i]); chunk[l + i] += Double(gr[i]) }
+                    }
                 }
-            }
-            if let bias, bias.requiresGrad {
-                bias.accumulateGrad { d, ow in
-                    if ow { d.update(repeating: 0, count: l) }
-                    for r in 0..<rows { for i in 0..<l { d[i] += g.data[r * l + i] } }
+                sums.withUnsafeBufferPointer { all in
+                    if let weight, weight.requiresGrad { weight.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[0..<l])) }
+                    if let bias, bias.requiresGrad { bias.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[l...])) }
                 }
             }
             guard requiresGrad else { return }

@@ -15,7 +15,7 @@ public enum Supervised: TrainingMethod {
         guard config.model.numClasses >= FashionMNIST.classCount else {
             throw TrainingError("model.num_classes \(config.model.numClasses) is smaller than the \(FashionMNIST.classCount) Fashion-MNIST classes; set it to at least \(FashionMNIST.classCount)")
         }
-        let model = ModelFactory.make(config.model, rng: &rng)
+        let model = try ModelFactory.make(config.model, rng: &rng)
         model.replicate(over: context.world, syncBatchNorm: config.distributed.syncBatchNorm)
         return SupervisedObjective(model: model, config: config, world: context.world, testSet: context.data?.test)
     }

@@ -47,6 +47,25 @@ enum GoldenOps {
             ["y": try need(x, "x").l2Normalized(dim: try c.attr("dim", default: 1), eps: try c.attr("eps", default: 1e-12))]
         },
         "layer_norm": { c, x in ["y": try need(x, "x").layerNorm(weight: x["weight"], bias: x["bias"], eps: try c.attr("eps", default: 1e-5))] },
+        "gelu": { c, x in
+            let approximate: String = try c.attr("approximate", default: "none")
+            guard approximate == "none" else { throw GoldenUnsupported(reason: "gelu approximate '\(approximate)' (exact GELU only)") }
+            return ["y": try need(x, "x").gelu()]
+        },
+        "softmax": { c, x in ["y": try need(x, "x").softmax(dim: try c.attr("dim", default: -1))] },
+        "scaled_dot_product_attention": { c, x in
+            ["y": Tensor.scaledDotProductAttention(query: try need(x, "q"), key: try need(x, "k"), value: try need(x, "v"),
+                                                   scale: c.attrs["scale"] == nil ? nil : try c.attr("scale") as Float)]
+        },
+        "multi_head_attention": { c, x in
+            let layout: String = try c.attr("layout", default: "timm")
+            guard layout == "timm" else { throw GoldenUnsupported(reason: "multi_head_attention layout '\(layout)' (timm only)") }
+            // The module built on the case's tensors: their gradients are the module's.
+            let attention = MultiHeadAttention(qkv: Linear(weight: try need(x, "qkv.weight"), bias: try need(x, "qkv.bias")),
+                                               proj: Linear(weight: try need(x, "proj.weight"), bias: try need(x, "proj.bias")),
+                                               heads: try c.attr("heads"))
+            return ["y": attention(try need(x, "x"))]
+        },
         "info_nce": { c, x in
             ["loss": try need(x, "q").infoNCE(keys: try need(x, "k"), queue: try need(x, "queue"), temperature: try c.attr("temperature")).loss]
         },

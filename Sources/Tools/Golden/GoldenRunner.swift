@@ -15,7 +15,7 @@ public struct GoldenResult {
     /// Every compared tensor with its error / tolerance ratio.
     public var details: [(tensor: String, ratio: Float)] = []
 
-    /// One line: name, op, worst error / tolerance, status.
+    /// One table row: name, op, worst error / tolerance, status (`header` names the columns).
     public var line: String {
         let ratio = worstRatio.map { String(format: "%.3f", $0) } ?? "-"
         let verdict: String
@@ -25,7 +25,17 @@ public struct GoldenResult {
         case .unsupported(let why): verdict = "unsupported: \(why)"
         case .error(let why): verdict = "ERROR: \(why)"
         }
-        return "\(name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(op.padding(toLength: 18, withPad: " ", startingAt: 0)) \(ratio.padding(toLength: 8, withPad: " ", startingAt: 0)) \(verdict)"
+        return Self.row(name, op, ratio, verdict)
+    }
+
+    /// The column titles of `line`.
+    public static let header = row("case", "op", "err/tol", "result")
+
+    /// Columns wide enough for the longest case and op names (never cut: a name is how a
+    /// case is found).
+    private static func row(_ name: String, _ op: String, _ ratio: String, _ verdict: String) -> String {
+        func column(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s.padding(toLength: width, withPad: " ", startingAt: 0) }
+        return column(name, 36) + column(op, 30) + column(ratio, 9) + verdict
     }
 }
 
@@ -56,6 +66,7 @@ public enum GoldenRunner {
             case "resnet_sgd_step": comparisons = try GoldenModelCases.resnetSGDStep(c)
             case "schedule": comparisons = try GoldenModelCases.schedule(c)
             case "moco_v2_step": comparisons = try GoldenModelCases.mocoV2Step(c)
+            case "vit_adamw_step": comparisons = try GoldenTransformerCases.vitAdamWStep(c)
             default:
                 guard let op = GoldenOps.table[c.op] else {
                     return GoldenResult(name: c.name, op: c.op, worstRatio: nil, worstTensor: nil,

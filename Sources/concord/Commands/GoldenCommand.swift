@@ -21,7 +21,7 @@ struct GoldenCommand: ParsableCommand {
         do { results = try GoldenRunner.run(directory: directory) } catch {
             throw CLIError("\(error)")
         }
-        print("case                         op                 err/tol  result")
+        print(GoldenResult.header)
         for r in results {
             print(r.line)
             if verbose { for d in r.details { print(String(format: "    %-52@ %.3f", d.tensor, d.ratio)) } }

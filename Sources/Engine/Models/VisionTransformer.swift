@@ -1,0 +1,117 @@
+/// The Vision Transformer as timm's `VisionTransformer` builds it: patch embedding, a class
+/// token, learned position embeddings, pre-norm blocks, a final LayerNorm and a linear head,
+/// with timm's parameter names and initialisation, so its safetensors load into timm with
+/// `load_state_dict` unchanged.
+///
+/// ```swift
+/// let vit = VisionTransformer(.init(imageSize: 28, channels: 1, patch: 4, dim: 96, depth: 6,
+///                                   heads: 4, mlpRatio: 2, classes: 10), rng: &rng)
+/// let logits = vit(images)   // images: [N, 1, 28, 28] → logits: [N, 10]
+/// ```
+public final class VisionTransformer: Module, BatchReducing {
+    /// How the head reads the sequence.
+    public enum Pooling: String, Sendable, CaseIterable {
+        /// The class token's output after `norm` (timm's `global_pool="token"`).
+        case token
+        /// The mean of the patch tokens, normalised by `fc_norm` (timm's `global_pool="avg"`).
+        case mean
+    }
+
+    /// The architecture.
+    public struct Shape: Equatable, Sendable {
+        public var imageSize: Int
+        public var channels: Int
+        public var patch: Int
+        public var dim: Int
+        public var depth: Int
+        public var heads: Int
+        public var mlpRatio: Double
+        /// Outputs of `head`; 0 for an encoder without one.
+        public var classes: Int
+        public var pooling: Pooling
+        public var eps: Float
+
+        public init(imageSize: Int, channels: Int, patch: Int, dim: Int, depth: Int, heads: Int, mlpRatio: Double,
+                    classes: Int, pooling: Pooling = .token, eps: Float = 1e-6) {
+            self.imageSize = imageSize
+            self.channels = channels
+            self.patch = patch
+            self.dim = dim
+            self.depth = depth
+            self.heads = heads
+            self.mlpRatio = mlpRatio
+            self.classes = classes
+            self.pooling = pooling
+            self.eps = eps
+        }
+
+        /// Patches per image.
+        public var tokens: Int { (imageSize / patch) * (imageSize / patch) }
+    }
+
+    public let shape: Shape
+    public let patchEmbed: PatchEmbedding
+    /// [1, 1, D]
+    public let clsToken: Tensor
+    /// [1, 1 + L, D]
+    public let posEmbed: Tensor
+    public let blocks: Sequential
+    /// `norm` (token pooling) or `fc_norm` (mean pooling).
+    public let norm: LayerNorm
+    public let head: Linear?
+    public var isTraining = true
+    /// Chunks the batch sums of the class token's and position table's gradients.
+    public var reduction = BatchReduction.singleProcess
+
+    public init(_ shape: Shape, rng: inout RandomGenerator) {
+        precondition(shape.imageSize % shape.patch == 0, "VisionTransformer: patch \(shape.patch) does not divide image size \(shape.imageSize)")
+        self.shape = shape
+        let d = shape.dim
+        patchEmbed = PatchEmbedding(channels: shape.channels, dim: d, patch: shape.patch, rng: &rng)
+        Init.pytorchDefault(patchEmbed.proj, rng: &rng)
+        clsToken = Tensor(uninitializedShape: [1, 1, d], requiresGrad: true)
+        rng.fillNormal(clsToken.data, count: d, mean: 0, std: 1e-6)
+        posEmbed = Tensor(uninitializedShape: [1, 1 + shape.tokens, d], requiresGrad: true)
+        Init.truncatedNormal(posEmbed, std: 0.02, rng: &rng)
+        blocks = Sequential((0..<shape.depth).map { _ in
+            TransformerBlock(dim: d, heads: shape.heads, mlpRatio: shape.mlpRatio, eps: shape.eps, rng: &rng)
+        })
+        norm = LayerNorm(d, eps: shape.eps)
+        head = shape.classes > 0 ? Linear(d, shape.classes, rng: &rng) : nil
+        // timm's `init_weights_vit_timm`: every Linear N(0, 0.02²) truncated at ±2, bias 0.
+        for linear in layers(of: Linear.self) {
+            Init.truncatedNormal(linear.weight, std: 0.02, rng: &rng)
+            linear.bias?.fill(0)
+        }
+    }
+
+    public var localParameters: [(String, Tensor)] { [("cls_token", clsToken), ("pos_embed", posEmbed)] }
+
+    public var children: [(String, any Module)] {
+        [("patch_embed", patchEmbed), ("blocks", blocks), (shape.pooling == .token ? "norm" : "fc_norm", norm)]
+            + (head.map { [("head", $0)] } ?? [])
+    }
+
+    /// The normalised token sequence: [N, C, H, W] → [N, 1 + L, D] (before pooling).
+    public func tokens(_ images: Tensor) -> Tensor {
+        let x = patchEmbed(images)   // x: [N, L, D]
+            .prependingToken(clsToken, reduction: reduction)
+            .addingToEachImage(posEmbed, reduction: reduction)
+        return blocks(x)
+    }
+
+    /// One vector per image: [N, C, H, W] → [N, D].
+    public func features(_ images: Tensor) -> Tensor {
+        let x = tokens(images)
+        switch shape.pooling {
+        case .token: return norm(x).token(0)
+        case .mean: return norm(x.meanOfTokens(from: 1))
+        }
+    }
+
+    /// Logits [N, classes] (or the features when there is no head).
+    public func forward(_ images: Tensor) -> Tensor {
+        let f = features(images)
+        return head.map { $0(f) } ?? f
+    }
+}

@@ -1,0 +1,89 @@
+/// The pieces of a pre-norm transformer, named as timm names them (`attn.qkv`, `attn.proj`,
+/// `mlp.fc1`, `mlp.fc2`, `norm1`, `norm2`, `patch_embed.proj`) so state dicts move unchanged.
+
+/// Multi-head self-attention on [N, L, D] with one fused `qkv` projection (timm's `Attention`).
+public final class MultiHeadAttention: Module {
+    public let qkv: Linear
+    public let proj: Linear
+    public let heads: Int
+    public var isTraining = true
+
+    public init(dim: Int, heads: Int, rng: inout RandomGenerator) {
+        precondition(heads >= 1 && dim % heads == 0, "MultiHeadAttention: dim \(dim) does not split into \(heads) heads")
+        qkv = Linear(dim, 3 * dim, rng: &rng)
+        proj = Linear(dim, dim, rng: &rng)
+        self.heads = heads
+    }
+
+    /// Around given projections (qkv: D → 3D, proj: D → D).
+    public init(qkv: Linear, proj: Linear, heads: Int) {
+        let dim = proj.weight.shape[0]
+        precondition(qkv.weight.shape == [3 * dim, dim] && dim % heads == 0,
+                     "MultiHeadAttention: qkv \(qkv.weight.shape) and proj \(proj.weight.shape) for \(heads) heads")
+        self.qkv = qkv
+        self.proj = proj
+        self.heads = heads
+    }
+
+    public var children: [(String, any Module)] { [("qkv", qkv), ("proj", proj)] }
+
+    /// x: [N, L, D] → [N, L, D].
+    public func forward(_ x: Tensor) -> Tensor {
+        proj(Tensor.multiHeadSelfAttention(packed: qkv(x), heads: heads))   // qkv(x): [N, L, 3D]
+    }
+}
+
+/// The block's feed-forward network: fc2(GELU(fc1(x))) (timm's `Mlp`).
+public final class TransformerMLP: Module {
+    public let fc1: Linear
+    public let fc2: Linear
+    public var isTraining = true
+
+    public init(dim: Int, hidden: Int, rng: inout RandomGenerator) {
+        fc1 = Linear(dim, hidden, rng: &rng)
+        fc2 = Linear(hidden, dim, rng: &rng)
+    }
+
+    public var children: [(String, any Module)] { [("fc1", fc1), ("fc2", fc2)] }
+    public func forward(_ x: Tensor) -> Tensor { fc2(fc1(x).gelu()) }
+}
+
+/// x + attn(norm1(x)), then x + mlp(norm2(x)).
+public final class TransformerBlock: Module {
+    public let norm1: LayerNorm
+    public let attn: MultiHeadAttention
+    public let norm2: LayerNorm
+    public let mlp: TransformerMLP
+    public var isTraining = true
+
+    public init(dim: Int, heads: Int, mlpRatio: Double, eps: Float, rng: inout RandomGenerator) {
+        norm1 = LayerNorm(dim, eps: eps)
+        attn = MultiHeadAttention(dim: dim, heads: heads, rng: &rng)
+        norm2 = LayerNorm(dim, eps: eps)
+        mlp = TransformerMLP(dim: dim, hidden: Int(Double(dim) * mlpRatio), rng: &rng)
+    }
+
+    public var children: [(String, any Module)] { [("norm1", norm1), ("attn", attn), ("norm2", norm2), ("mlp", mlp)] }
+
+    /// x: [N, L, D] → [N, L, D].
+    public func forward(_ x: Tensor) -> Tensor {
+        let h = x + attn(norm1(x))
+        return h + mlp(norm2(h))
+    }
+}
+
+/// Non-overlapping p×p patches of an image, each projected to D: a convolution with
+/// kernel = stride = p, its grid read as tokens. [N, C, H, W] → [N, (H/p)·(W/p), D].
+public final class PatchEmbedding: Module {
+    public let proj: Conv2d
+    public let patch: Int
+    public var isTraining = true
+
+    public init(channels: Int, dim: Int, patch: Int, rng: inout RandomGenerator) {
+        proj = Conv2d(channels, dim, kernel: patch, stride: patch, bias: true, rng: &rng)
+        self.patch = patch
+    }
+
+    public var children: [(String, any Module)] { [("proj", proj)] }
+    public func forward(_ x: Tensor) -> Tensor { proj(x).tokensFromGrid() }
+}
