@@ -1,5 +1,3 @@
-import Foundation
-
 /// ReLU, GELU and dropout.
 extension Tensor {
     /// max(x, 0).
@@ -20,19 +18,11 @@ extension Tensor {
     public func gelu() -> Tensor {
         let y = Tensor(uninitializedShape: shape)
         let n = count
-        let px = data, py = y.data
-        for i in 0..<n { py[i] = 0.5 * px[i] * (1 + erf(px[i] * Float(0.5).squareRoot())) }
+        let px = data
+        VectorMath.gelu(px, y.data, n)
         Autograd.record(y, inputs: [self]) { [self] g in
-            // dy/dx = Φ(x) + x·φ(x), φ(x) = exp(−x²/2) / √(2π)
-            let invSqrt2Pi = 1 / Float(2 * Double.pi).squareRoot()
             let pg = g.data
-            accumulateGrad { d, overwrite in
-                for i in 0..<n {
-                    let x = px[i]
-                    let v = pg[i] * (0.5 * (1 + erf(x * Float(0.5).squareRoot())) + x * invSqrt2Pi * exp(-0.5 * x * x))
-                    d[i] = overwrite ? v : d[i] + v
-                }
-            }
+            accumulateGrad { d, overwrite in VectorMath.geluBackward(input: px, grad: pg, into: d, n, accumulate: !overwrite) }
         }
         return y
     }

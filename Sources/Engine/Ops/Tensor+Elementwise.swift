@@ -8,7 +8,9 @@ extension Tensor {
         let pa = a.data, pb = b.data, py = y.data
         for i in 0..<n { py[i] = pa[i] + pb[i] }
         Autograd.record(y, inputs: [a, b]) { g in
-            for t in [a, b] where t.requiresGrad { t.addGrad(from: g) }
+            // The output's gradient is dropped once propagated: a takes its buffer, b adds a copy.
+            if b.requiresGrad { b.addGrad(from: g) }
+            if a.requiresGrad { a.takeGrad(g) }
         }
         return y
     }

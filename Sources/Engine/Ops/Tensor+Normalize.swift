@@ -58,19 +58,24 @@ extension Tensor {
         // xhat: same shape; rstd: [rows]
         let xhat = Tensor(uninitializedShape: shape)
         let rstd = Tensor(uninitializedShape: [rows])
+        let scale = weight ?? Tensor.ones([l]), shift = bias ?? Tensor.zeros([l])
         for r in 0..<rows {
-            let x = data + r * l
-            var s: Float = 0
-            for i in 0..<l { s += x[i] }
-            let mu = s / Float(l)
-            var ss: Float = 0
-            for i in 0..<l { let d = x[i] - mu; ss += d * d }
-            let rs = 1 / (ss / Float(l) + eps).squareRoot()
+            let x = data + r * l, h = xhat.data + r * l, out = y.data + r * l
+            var sums = SIMD8<Float>()
+            VectorMath.forEachLane(l) { i, n in sums += VectorMath.load(x + i, n) }
+            let mu = sums.sum() / Float(l)
+            var squares = SIMD8<Float>()
+            VectorMath.forEachLane(l) { i, n in
+                var d = VectorMath.load(x + i, n) - mu
+                for k in n..<8 { d[k] = 0 }   // lanes past the row
+                squares += d * d
+            }
+            let rs = 1 / (squares.sum() / Float(l) + eps).squareRoot()
             rstd.data[r] = rs
-            for i in 0..<l {
-                let h = (x[i] - mu) * rs
-                xhat.data[r * l + i] = h
-                y.data[r * l + i] = h * (weight?.data[i] ?? 1) + (bias?.data[i] ?? 0)
+            VectorMath.forEachLane(l) { i, n in
+                let hv = (VectorMath.load(x + i, n) - mu) * rs
+                VectorMath.store(hv, h + i, n)
+                VectorMath.store(hv * VectorMath.load(scale.data + i, n) + VectorMath.load(shift.data + i, n), out + i, n)
             }
         }
         Autograd.record(y, inputs: [self] + [weight, bias].compactMap { $0 }) { [self] g in
@@ -89,21 +94,21 @@ extension Tensor {
                 }
             }
             guard requiresGrad else { return }
+            // dx = rstd · (g·w − mean(g·w) − x̂ · mean(g·w ⊙ x̂)) per row
             accumulateGrad { dx, overwrite in
                 for r in 0..<rows {
-                    var meanG: Float = 0, meanGX: Float = 0
-                    for i in 0..<l {
-                        let gi = g.data[r * l + i] * (weight?.data[i] ?? 1)
-                        meanG += gi
-                        meanGX += gi * xhat.data[r * l + i]
+                    let gr = g.data + r * l, h = xhat.data + r * l, d = dx + r * l
+                    var sumG = SIMD8<Float>(), sumGX = SIMD8<Float>()
+                    VectorMath.forEachLane(l) { i, n in
+                        let gw = VectorMath.load(gr + i, n) * VectorMath.load(scale.data + i, n)
+                        sumG += gw
+                        sumGX += gw * VectorMath.load(h + i, n)
                     }
-                    meanG /= Float(l)
-                    meanGX /= Float(l)
-                    for i in 0..<l {
-                        let k = r * l + i
-                        let gi = g.data[k] * (weight?.data[i] ?? 1)
-                        let v = rstd.data[r] * (gi - meanG - xhat.data[k] * meanGX)
-                        dx[k] = overwrite ? v : dx[k] + v
+                    let meanG = sumG.sum() / Float(l), meanGX = sumGX.sum() / Float(l), rs = rstd.data[r]
+                    VectorMath.forEachLane(l) { i, n in
+                        let gw = VectorMath.load(gr + i, n) * VectorMath.load(scale.data + i, n)
+                        let v = rs * (gw - meanG - VectorMath.load(h + i, n) * meanGX)
+                        VectorMath.store(overwrite ? v : VectorMath.load(d + i, n) + v, d + i, n)
                     }
                 }
             }

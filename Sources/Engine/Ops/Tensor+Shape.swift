@@ -9,7 +9,8 @@ extension Tensor {
         }
         precondition(dims.reduce(1, *) == count, "reshape \(shape) to \(newShape)")
         let y = Tensor(shape: dims, sharing: storage, offset: offset)
-        Autograd.record(y, inputs: [self]) { [self] g in addGrad(from: g) }
+        // The output's gradient is dropped once propagated: hand its buffer on as a view.
+        Autograd.record(y, inputs: [self]) { [self] g in takeGrad(Tensor(shape: shape, sharing: g.storage, offset: g.offset)) }
         return y
     }
 

@@ -54,9 +54,15 @@ enum Softmax {
             let xr = x + r * n, yr = y + r * n
             var mx = -Float.infinity
             for i in 0..<n { mx = max(mx, xr[i]) }
-            var s: Float = 0
-            for i in 0..<n { let e = exp(xr[i] - mx); yr[i] = e; s += e }
-            let inv = 1 / s
+            var sums = SIMD8<Float>()
+            VectorMath.forEachLane(n) { i, count in
+                let e = VectorMath.exp(VectorMath.load(xr + i, count) - mx)
+                var kept = SIMD8<Float>()
+                for k in 0..<count { kept[k] = e[k] }   // lanes past the row add nothing
+                sums += kept
+                VectorMath.store(e, yr + i, count)
+            }
+            let inv = 1 / sums.sum()
             for i in 0..<n { yr[i] *= inv }
         }
     }

@@ -3,7 +3,7 @@ import Engine
 import MPI
 
 /// The batches a bench run trains on: real Fashion-MNIST batches from the prefetching
-/// loader — augmented as the reference does for each workload (resnet20: flip + pad-2 crop;
+/// loader — augmented as the reference does for each workload (resnet20 and vit: flip + pad-2 crop;
 /// moco: two random-resized-crop views; mlp: none), epochs wrapping around as needed — or
 /// random images (`synthetic`).
 public final class BenchBatches {
@@ -59,7 +59,7 @@ public final class BenchBatches {
             epoch += 1
         }
         let sampler = ShardedSampler(datasetCount: train.count, rank: rank, worldSize: worldSize, seed: 1234, epoch: epoch)
-        let loader = BatchLoader(dataset: train, sampler: sampler, batchSize: batch, augment: model == .resnet20,
+        let loader = BatchLoader(dataset: train, sampler: sampler, batchSize: batch, augment: model == .resnet20 || model == .vit,
                                  views: model == .moco ? ContrastiveAugmentation(settings: .init()) : nil, rng: rng)
         current = loader
         guard let next = loader.next() else {

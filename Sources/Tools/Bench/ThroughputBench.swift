@@ -11,7 +11,9 @@ import Training
 /// apart. The step is the `TrainingStep` training runs, built from a config as the trainer
 /// builds it: `resnet20` and `mlp` are supervised (SGD lr 0.1, momentum 0.9, wd 5e-4 on every
 /// parameter); `moco` is a MoCo v2 step (two views, K 4096, dim 128, T 0.2, m 0.99, shuffle-BN
-/// across ranks; SGD lr 0.03, wd 1e-4), as the reference's bench.
+/// across ranks; SGD lr 0.03, wd 1e-4); `vit` is the supervised ViT of `configs/fashion-vit.yaml`
+/// (patch 4, dim 96, depth 6, heads 4, MLP ratio 2) with AdamW lr 1e-3, wd 0.05 off biases,
+/// norms and the class and position tokens — as the reference's bench.
 ///
 /// Under `mpirun` every rank trains its own batch and gradients are averaged, as in
 /// training: images/s is global (slowest rank's time), peak RSS the largest of any rank, and
@@ -19,7 +21,7 @@ import Training
 /// buckets) and communication not hidden by backward.
 public struct ThroughputBench {
     /// The workloads `bench.py` has too.
-    public enum Model: String, CaseIterable, Sendable { case resnet20, mlp, moco }
+    public enum Model: String, CaseIterable, Sendable { case resnet20, mlp, moco, vit }
 
     public var model: Model
     public var threads: Int
@@ -38,18 +40,26 @@ public struct ThroughputBench {
     /// The training config the workload is: the model, the method and a constant-rate SGD.
     public var config: TrainConfig {
         var config = TrainConfig()
-        config.model.name = model == .mlp ? .mlp : .resnet20
+        config.model.name = [.mlp: .mlp, .vit: .vit][model] ?? .resnet20
         config.model.mlpHidden = [1024, 1024]
         config.train.method = model == .moco ? .moco : .supervised
         config.train.batchSize = batch
         config.train.threads = threads
+        config.schedule.warmupEpochs = 0
+        config.schedule.kind = .constant
+        if model == .vit {
+            config.optimizer.name = .adamw
+            config.optimizer.lr = 1e-3
+            config.optimizer.weightDecay = 0.05
+            config.optimizer.noDecayBNBias = true
+            config.optimizer.noDecay = ["cls_token", "pos_embed"]
+            return config
+        }
         config.optimizer.name = .sgd
         config.optimizer.lr = model == .moco ? 0.03 : 0.1
         config.optimizer.momentum = 0.9
         config.optimizer.weightDecay = model == .moco ? 1e-4 : 5e-4
         config.optimizer.noDecayBNBias = false
-        config.schedule.warmupEpochs = 0
-        config.schedule.kind = .constant
         return config
     }
 

@@ -14,6 +14,7 @@ struct BenchCommand: ParsableCommand {
             Workloads match shared/bench/torch_ref/bench.py: resnet20 (batch 128, flip + pad-crop \
             augmentation), mlp 784-1024-1024-10 (batch 256) and moco (MoCo v2 on a ResNet-20 \
             trunk, batch 128, two views, queue 4096, shuffle-BN across ranks), SGD momentum 0.9; \
+            vit (configs/fashion-vit.yaml's ViT, batch 128, flip + pad-crop, AdamW lr 1e-3 wd 0.05); \
             the step is the one training runs.
             OPENBLAS_CORETYPE is read when OpenBLAS loads; the chosen kernel family is reported \
             as blas_core. Convolutions run on Concord's own kernels, reported as conv_kernels.
@@ -25,7 +26,7 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Workload.") var model: ThroughputBench.Model = .resnet20
     @Option(help: "Threads per process.") var threads: Int = 1
-    @Option(help: "Batch size (default 128 for resnet20 and moco, 256 for mlp).") var batch: Int?
+    @Option(help: "Batch size (default 128 for resnet20, moco and vit, 256 for mlp).") var batch: Int?
     @Option(help: "Timed steps.") var steps: Int = 30
     @Option(help: "Warm-up steps (not timed).") var warmup: Int = 8
     @Option(help: "Fashion-MNIST directory.") var dataDir: String = FashionMNIST.defaultDirectory
