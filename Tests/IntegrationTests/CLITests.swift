@@ -51,6 +51,25 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.output.contains("vgg"), r.output)
     }
 
+    /// With OPENBLAS_CORETYPE unset, concord loads OpenBLAS's Haswell kernels itself (not
+    /// OpenBLAS's guess); a value the user set is kept. The bench JSON says which.
+    func testConcordChoosesOpenBLASKernelsUnlessTheEnvironmentDoes() throws {
+        func blas(_ environment: [String: String]) throws -> (core: String, choice: String) {
+            let r = try Concord.run(["bench", "--model", "mlp", "--steps", "1", "--warmup", "0", "--batch", "8", "--synthetic"],
+                                    environment: environment)
+            XCTAssertEqual(r.status, 0, r.output)
+            let line = try XCTUnwrap(r.output.split(separator: "\n").last)
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return (json["blas_core"] as? String ?? "", json["blas_choice"] as? String ?? "")
+        }
+        let chosen = try blas(["OPENBLAS_CORETYPE": ""])
+        XCTAssertEqual(chosen.core, "Haswell")
+        XCTAssertEqual(chosen.choice, "OPENBLAS_CORETYPE=Haswell (chosen by concord)")
+        let given = try blas(["OPENBLAS_CORETYPE": "Sandybridge"])
+        XCTAssertEqual(given.core, "Sandybridge")
+        XCTAssertEqual(given.choice, "OPENBLAS_CORETYPE=Sandybridge (set by the environment)")
+    }
+
     func testAKernelPinIsAppliedAndABadOneRefused() throws {
         let pinned = try Concord.run(["bench", "--model", "resnet20", "--steps", "1", "--warmup", "0", "--batch", "8", "--synthetic"],
                                      environment: ["CONCORD_KERNELS": "avx2"])

@@ -1,3 +1,5 @@
+import EngineKernels
+
 /// ReLU, GELU and dropout.
 extension Tensor {
     /// max(x, 0).
@@ -19,10 +21,10 @@ extension Tensor {
         let y = Tensor(uninitializedShape: shape)
         let n = count
         let px = data
-        VectorMath.gelu(px, y.data, n)
+        RowKernels.gelu(px, y.data, n)
         Autograd.record(y, inputs: [self]) { [self] g in
             let pg = g.data
-            accumulateGrad { d, overwrite in VectorMath.geluBackward(input: px, grad: pg, into: d, n, accumulate: !overwrite) }
+            accumulateGrad { d, overwrite in RowKernels.geluBackward(input: px, grad: pg, into: d, n, accumulate: !overwrite) }
         }
         return y
     }

@@ -1,3 +1,5 @@
+import EngineKernels
+
 /// Scaled dot-product attention, and multi-head self-attention on a packed `qkv` tensor.
 ///
 /// Every head is a pair of SGEMMs reading its q, k, v rows in place through a leading
@@ -88,7 +90,7 @@ struct AttentionGeometry {
                 BLAS.sgemm(transA: false, transB: true, m: queries, n: keys, k: headDim, alpha: scale,
                            a: q.0 + q.1.start(b, h), lda: q.1.rowStride, b: k.0 + k.1.start(b, h), ldb: k.1.rowStride,
                            beta: 0, c: p, ldc: keys)
-                Softmax.rows(p, p, rows: queries, length: keys)
+                RowKernels.softmaxRows(p, p, rows: queries, length: keys)
                 // out[Lq, dh] = probs · v[Lk, dh]
                 BLAS.sgemm(transA: false, transB: false, m: queries, n: headDim, k: keys,
                            a: p, lda: keys, b: v.0 + v.1.start(b, h), ldb: v.1.rowStride,
@@ -128,7 +130,7 @@ struct AttentionGeometry {
                 // dProbs[Lq, Lk] = dOut · vᵀ; dScores = probs ⊙ (dProbs − Σ_row dProbs ⊙ probs)
                 BLAS.sgemm(transA: false, transB: true, m: queries, n: keys, k: headDim, a: gOut, lda: g.1.rowStride,
                            b: vs, ldb: v.1.rowStride, beta: 0, c: ds, ldc: keys)
-                Softmax.rowsBackward(output: p, grad: ds, into: ds, rows: queries, length: keys, accumulate: false)
+                RowKernels.softmaxRowsBackward(output: p, grad: ds, into: ds, rows: queries, length: keys, accumulate: false)
                 if let (dq, beta) = dq {   // dq[Lq, dh] = scale · dScores · k
                     BLAS.sgemm(transA: false, transB: false, m: queries, n: headDim, k: keys, alpha: scale, a: ds, lda: keys,
                                b: ks, ldb: k.1.rowStride, beta: beta, c: dq + q.1.start(b, h), ldc: q.1.rowStride)

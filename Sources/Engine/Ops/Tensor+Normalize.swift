@@ -1,3 +1,4 @@
+import EngineKernels
 import Foundation
 
 /// L2 normalisation and layer normalisation.
@@ -59,25 +60,8 @@ extension Tensor {
         let xhat = Tensor(uninitializedShape: shape)
         let rstd = Tensor(uninitializedShape: [rows])
         let scale = weight ?? Tensor.ones([l]), shift = bias ?? Tensor.zeros([l])
-        for r in 0..<rows {
-            let x = data + r * l, h = xhat.data + r * l, out = y.data + r * l
-            var sums = SIMD8<Float>()
-            VectorMath.forEachLane(l) { i, n in sums += VectorMath.load(x + i, n) }
-            let mu = sums.sum() / Float(l)
-            var squares = SIMD8<Float>()
-            VectorMath.forEachLane(l) { i, n in
-                var d = VectorMath.load(x + i, n) - mu
-                for k in n..<8 { d[k] = 0 }   // lanes past the row
-                squares += d * d
-            }
-            let rs = 1 / (squares.sum() / Float(l) + eps).squareRoot()
-            rstd.data[r] = rs
-            VectorMath.forEachLane(l) { i, n in
-                let hv = (VectorMath.load(x + i, n) - mu) * rs
-                VectorMath.store(hv, h + i, n)
-                VectorMath.store(hv * VectorMath.load(scale.data + i, n) + VectorMath.load(shift.data + i, n), out + i, n)
-            }
-        }
+        RowKernels.layerNormRows(data, xhat: xhat.data, y: y.data, rstd: rstd.data, scale: scale.data, shift: shift.data,
+                                 rows: rows, length: l, eps: eps)
         Autograd.record(y, inputs: [self] + [weight, bias].compactMap { $0 }) { [self] g in
             let affine = (weight?.requiresGrad ?? false) || (bias?.requiresGrad ?? false)
             if affine {
@@ -94,23 +78,9 @@ extension Tensor {
                 }
             }
             guard requiresGrad else { return }
-            // dx = rstd · (g·w − mean(g·w) − x̂ · mean(g·w ⊙ x̂)) per row
             accumulateGrad { dx, overwrite in
-                for r in 0..<rows {
-                    let gr = g.data + r * l, h = xhat.data + r * l, d = dx + r * l
-                    var sumG = SIMD8<Float>(), sumGX = SIMD8<Float>()
-                    VectorMath.forEachLane(l) { i, n in
-                        let gw = VectorMath.load(gr + i, n) * VectorMath.load(scale.data + i, n)
-                        sumG += gw
-                        sumGX += gw * VectorMath.load(h + i, n)
-                    }
-                    let meanG = sumG.sum() / Float(l), meanGX = sumGX.sum() / Float(l), rs = rstd.data[r]
-                    VectorMath.forEachLane(l) { i, n in
-                        let gw = VectorMath.load(gr + i, n) * VectorMath.load(scale.data + i, n)
-                        let v = rs * (gw - meanG - VectorMath.load(h + i, n) * meanGX)
-                        VectorMath.store(overwrite ? v : VectorMath.load(d + i, n) + v, d + i, n)
-                    }
-                }
+                RowKernels.layerNormRowsBackward(grad: g.data, xhat: xhat.data, rstd: rstd.data, scale: scale.data, into: dx,
+                                                 rows: rows, length: l, accumulate: !overwrite)
             }
         }
         return y

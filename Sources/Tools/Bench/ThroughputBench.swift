@@ -116,6 +116,7 @@ public struct ThroughputBench {
             "blas_core": .string(BLAS.coreName),
             "conv_kernels": .string(ShiftedGemm.kernels.rawValue),
             "openblas_coretype_env": .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""),
+            "blas_choice": .string(BLASCoreChoice.origin()),
             "data": .string(batches.source),
             "engine": "concord",
         ])

@@ -5,7 +5,7 @@ import Foundation
 /// and summary line.
 extension Trainer {
     func logStart() throws {
-        let coreType = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { "OPENBLAS_CORETYPE=\($0)" } ?? "OPENBLAS_CORETYPE unset"
+        let coreType = BLASCoreChoice.origin()
         try run?.appendLog("\(objective.summary); \(world.size) rank(s) × "
                            + "\(config.train.batchSize) images; \(length.iterationsPerEpoch) iterations/epoch; \(step.reducer.bucketSizes.count) gradient bucket(s); "
                            + "\(config.train.threads) thread(s) per rank; \(coreType) → OpenBLAS \(BLAS.coreName) kernels; "
