@@ -10,17 +10,9 @@ extension Tensor {
         if inner == 1 {
             RowKernels.softmaxRows(data, y.data, rows: outer, length: size)
         } else {
-            for o in 0..<outer {
-                for j in 0..<inner {
-                    let base = o * size * inner + j
-                    var mx = -Float.infinity
-                    for i in 0..<size { mx = max(mx, data[base + i * inner]) }
-                    var s: Float = 0
-                    for i in 0..<size { let e = exp(data[base + i * inner] - mx); y.data[base + i * inner] = e; s += e }
-                    let r = 1 / s
-                    for i in 0..<size { y.data[base + i * inner] *= r }
-                }
-            }
+            // A strided dimension: e^(log-softmax), whose loop already walks the fibres.
+            let logs = Autograd.noGrad { logSoftmax(dim: dim) }
+            for k in 0..<count { y.data[k] = exp(logs.data[k]) }
         }
         Autograd.record(y, inputs: [self]) { [self] g in
             // dx = y ⊙ (dy − Σ_dim dy ⊙ y)

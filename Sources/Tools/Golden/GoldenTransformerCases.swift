@@ -23,28 +23,7 @@ enum GoldenTransformerCases {
         guard betas.count == 2 else { throw GoldenError("\(c.name): attribute 'betas' needs two numbers") }
         let opt = AdamW(groups: try decayGroups(c, model.namedParameters()), lr: try c.attr("lr"),
                         beta1: betas[0], beta2: betas[1], eps: try c.attr("adam_eps", default: 1e-8))
-        let steps: Int = try c.attr("steps")
-        let smoothing: Float = try c.attr("label_smoothing", default: 0)
-        var comparisons: [(String, Tensor, Tensor)] = []
-        var losses: [Float] = []
-        Autograd.reset()
-        for s in 0..<steps {
-            opt.zeroGrad()
-            let loss = model(try c.tensor("in.images.\(s)")).crossEntropy(targets: try c.ints("in.labels.\(s)"), labelSmoothing: smoothing)
-            losses.append(loss.item)
-            loss.backward()
-            if s == 0 {
-                for (name, p) in model.namedParameters() where c.has("grad.param." + name) {
-                    comparisons.append(("grad.param." + name, p.grad ?? Tensor.zeros(p.shape), try c.tensor("grad.param." + name)))
-                }
-            }
-            opt.step()
-        }
-        comparisons.append(("out.loss", Tensor(shape: [steps], values: losses), try c.tensor("out.loss")))
-        for (name, p) in model.namedParameters() {
-            comparisons.append(("after.param." + name, p, try c.tensor("after.param." + name)))
-        }
-        return comparisons
+        return try GoldenModelCases.classifierSteps(c, model: model, optimizer: opt)
     }
 
     /// The case's `no_weight_decay` rule (`suffix`, `contains`, `names`) as `optimizer.no_decay`
