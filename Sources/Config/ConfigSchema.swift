@@ -63,6 +63,10 @@ enum ConfigSchema {
         bool("optimizer.no_decay_bn_bias", \.optimizer.noDecayBNBias),
         stringList("optimizer.lr_scales", \.optimizer.lrScales, example: "[\"fc.*=10\"]", check: LRScale.problem(with:)),
         stringList("optimizer.no_decay", \.optimizer.noDecay, example: "[\"*.bias\"]", check: { _ in nil }),
+        number("optimizer.alpha", \.optimizer.alpha, .fraction),
+        bool("optimizer.centered", \.optimizer.centered),
+        number("optimizer.clip_grad_norm", \.optimizer.clipGradNorm, .atLeast(0)),
+        number("optimizer.layer_decay", \.optimizer.layerDecay, .closedFraction),
 
         number("schedule.warmup_epochs", \.schedule.warmupEpochs, .atLeast(0)),
         number("schedule.warmup_start_factor", \.schedule.warmupStartFactor, .closedFraction),

@@ -147,6 +147,23 @@ public struct TrainConfig: Equatable, Sendable {
         public var lrScales: [String] = []
         /// `optimizer.no_decay`: parameter-name patterns exempt from weight decay, e.g. `["*.bias"]`.
         public var noDecay: [String] = []
+        /// `optimizer.alpha` (RMSProp): smoothing of the squared-gradient average, in [0, 1).
+        public var alpha = 0.99
+        /// `optimizer.centered` (RMSProp): divide by the gradient's variance instead of its
+        /// second moment.
+        public var centered = false
+        /// `optimizer.clip_grad_norm`: scale the reduced gradients down to this global 2-norm
+        /// before each step (0 = no clipping).
+        public var clipGradNorm = 0.0
+        /// `optimizer.layer_decay` (ViT): block i of a depth-D ViT trains at decay^(D − i) ×
+        /// the rate, the embeddings at decay^(D + 1), norm and head at 1 (1 = off).
+        public var layerDecay = 1.0
+        /// Keys left out of the config hash while they have their defaults, so configs that
+        /// do not use them keep the hash they had before the keys existed.
+        public static let hashedWhenSet: [String: (OptimizerSection) -> Bool] = [
+            "optimizer.alpha": { $0.alpha != 0.99 }, "optimizer.centered": { $0.centered },
+            "optimizer.clip_grad_norm": { $0.clipGradNorm != 0 }, "optimizer.layer_decay": { $0.layerDecay != 1 },
+        ]
         /// Defaults.
         public init() {}
     }
@@ -305,7 +322,7 @@ public struct TrainConfig: Equatable, Sendable {
 
     /// Valid `optimizer.name` values.
     public enum OptimizerName: String, CaseIterable, Sendable {
-        case sgd, adamw, lars
+        case sgd, adamw, lars, rmsprop
     }
 
     /// Valid `distributed.shard_tail` values.

@@ -67,8 +67,8 @@ final class ConfigTests: XCTestCase {
 
     func testModelNamesAreTheSupportedOnes() {
         XCTAssertEqual(TrainConfig.ModelName.allCases.map(\.rawValue),
-                       ["resnet20", "resnet32", "resnet56", "resnet18", "resnet50", "mlp"])
-        XCTAssertEqual(TrainConfig.OptimizerName.allCases.map(\.rawValue), ["sgd", "adamw", "lars"])
+                       ["resnet20", "resnet32", "resnet56", "resnet18", "resnet50", "mlp", "vit"])
+        XCTAssertEqual(TrainConfig.OptimizerName.allCases.map(\.rawValue), ["sgd", "adamw", "lars", "rmsprop"])
         XCTAssertEqual(TrainConfig.ScheduleKind.allCases.map(\.rawValue), ["cosine", "constant", "multistep", "step", "polynomial", "cosine_restarts"])
         XCTAssertEqual(ProgressMode.allCases.map(\.rawValue), ["auto", "bar", "plain", "none"])
     }

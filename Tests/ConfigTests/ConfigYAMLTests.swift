@@ -13,6 +13,12 @@ final class ConfigYAMLTests: XCTestCase {
         c.model.width = 24
         c.model.mlpHidden = [512, 256, 128]
         c.model.dropout = 0.25
+        c.model.patchSize = 7
+        c.model.dim = 192
+        c.model.depth = 12
+        c.model.heads = 3
+        c.model.mlpRatio = 4
+        c.model.pooling = .mean
         c.data.path = "/data/my datasets/fashion: \"v2\" #1 ü\tok\\"
         c.data.augment = false
         c.data.pad = 4
@@ -43,6 +49,10 @@ final class ConfigYAMLTests: XCTestCase {
         c.optimizer.noDecayBNBias = false
         c.optimizer.lrScales = ["fc.*=10", "layer4.*=0.5"]
         c.optimizer.noDecay = ["*.bias", "weird \"name\""]
+        c.optimizer.alpha = 0.9
+        c.optimizer.centered = true
+        c.optimizer.clipGradNorm = 1.5
+        c.optimizer.layerDecay = 0.65
         c.schedule.warmupEpochs = 2.5
         c.schedule.warmupStartFactor = 0
         c.schedule.kind = .multistep
@@ -151,6 +161,31 @@ final class ConfigYAMLTests: XCTestCase {
         var wide = base
         wide.model.width = 24
         XCTAssertNotEqual(wide.hash, base.hash)
+    }
+
+    /// The ViT's keys join the hash only for a ViT, and the optimizer keys added with it only
+    /// away from their defaults: every other config keeps the hash it had before they existed.
+    func testHashCoversNewKeysOnlyWhereTheyMatter() {
+        let base = TrainConfig()
+        var resnet = base
+        resnet.model.dim = 192
+        resnet.model.depth = 12
+        XCTAssertEqual(resnet.hash, base.hash)
+        var vit = base
+        vit.model.name = .vit
+        var deeper = vit
+        deeper.model.depth = 12
+        XCTAssertNotEqual(deeper.hash, vit.hash)
+        var defaults = base
+        defaults.optimizer.alpha = 0.99
+        defaults.optimizer.layerDecay = 1
+        XCTAssertEqual(defaults.hash, base.hash)
+        for change in [{ (c: inout TrainConfig) in c.optimizer.clipGradNorm = 1 }, { $0.optimizer.centered = true },
+                       { $0.optimizer.alpha = 0.9 }, { $0.optimizer.layerDecay = 0.75 }] {
+            var changed = base
+            change(&changed)
+            XCTAssertNotEqual(changed.hash, base.hash)
+        }
     }
 
     func testHashIsStableAndIgnoresTheRunSection() {

@@ -3,7 +3,7 @@ import TestSupport
 import XCTest
 
 /// Three steps of each optimizer on fixed gradients, against values computed by
-/// `torch.optim` (AdamW, SGD) and by MoCo v3's LARS, in float64.
+/// `torch.optim` (AdamW, SGD, RMSprop) and by MoCo v3's LARS, in float64.
 final class OptimizerTests: XCTestCase {
     let gradients: [([Float], [Float])] = [
         ([0.1, 0.2, -0.3, 0.4, -0.5, 0.6], [0.05, -0.07]),
@@ -46,10 +46,21 @@ final class OptimizerTests: XCTestCase {
                     rtol: 1e-5, atol: 1e-6)
     }
 
+    func testRMSPropMatchesPyTorch() {
+        let plain = run({ RMSProp(groups: $0, lr: 0.01, alpha: 0.9, eps: 1e-8) }, wd: 0.1)
+        assertClose(plain, [0.4774036375658054, -0.9994412698022445, 1.975045015419556, 0.2037591056660452,
+                            0.0034318174982566098, -0.7913501182215686, 0.05762316131213744, -0.1939238582477345],
+                    rtol: 1e-5, atol: 1e-6)
+        let centered = run({ RMSProp(groups: $0, lr: 0.01, alpha: 0.95, eps: 1e-6, momentum: 0.5, centered: true) }, wd: 0.05)
+        assertClose(centered, [0.4603160614664724, -1.0591269849227447, 2.012204563145882, 0.13510290159202012,
+                               0.02963600216005476, -0.8431664232042438, 0.009042734342524587, -0.16114081543953296],
+                    rtol: 1e-5, atol: 1e-6)
+    }
+
     /// Restoring state into a fresh optimizer and stepping equals stepping the original.
     func testRestoredOptimizerContinuesLikeTheOriginal() throws {
         for make in [{ SGD(groups: $0, lr: 0.1, momentum: 0.9) } as ([ParameterGroup]) -> any Optimizer,
-                     { AdamW(groups: $0, lr: 0.01) }] {
+                     { AdamW(groups: $0, lr: 0.01) }, { RMSProp(groups: $0, lr: 0.01, momentum: 0.9, centered: true) }] {
             let w = Tensor(shape: [2], values: [1, -1], requiresGrad: true)
             let a = make([ParameterGroup(name: "all", parameters: [("w", w)], weightDecay: 0.01)])
             for g: [Float] in [[0.5, -0.2], [0.1, 0.3]] { w.grad = Tensor(shape: [2], values: g); a.step() }
@@ -62,6 +73,18 @@ final class OptimizerTests: XCTestCase {
             w2.grad = Tensor(shape: [2], values: [-0.4, 0.2]); b.step()
             XCTAssertEqual(w2.values, w.values)
         }
+    }
+
+    /// clip_grad_norm_: the 2-norm of all gradients together; scaled by maxNorm / (norm + 1e-6)
+    /// only when that is below 1.
+    func testClippingScalesToTheGlobalNorm() {
+        let a = Tensor(shape: [2], values: [3, 0], requiresGrad: true), b = Tensor(shape: [1], values: [0], requiresGrad: true)
+        a.grad = Tensor(shape: [2], values: [3, 0])
+        b.grad = Tensor(shape: [1], values: [4])
+        XCTAssertEqual(GradientClipping.clip([a, b], maxNorm: 1), 5, accuracy: 1e-12)   // √(9 + 16)
+        assertClose(a.grad!.values + b.grad!.values, [3 / (5 + 1e-6), 0, 4 / (5 + 1e-6)], rtol: 1e-6, atol: 0)
+        XCTAssertEqual(GradientClipping.clip([a, b], maxNorm: 10), 1, accuracy: 1e-5)
+        assertClose(a.grad!.values + b.grad!.values, [3 / (5 + 1e-6), 0, 4 / (5 + 1e-6)], rtol: 1e-6, atol: 0)   // unchanged
     }
 
     func testStateRoundTripsByName() throws {

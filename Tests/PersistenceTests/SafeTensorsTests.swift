@@ -33,8 +33,10 @@ final class SafeTensorsTests: XCTestCase {
         ("conv2d_1x1_s2", 6, 0, 1600, 18.292204436784232, 0, "conv2d"),
         ("conv2d_3x3_s1_p1_bias", 8, 0, 2492, -489.55188576551154, 0, "conv2d"),
         ("conv2d_3x3_s2_p1", 6, 0, 1840, -148.71973252273165, 0, "conv2d"),
+        ("conv2d_4x4_s4_p0_bias", 8, 0, 4976, -129.93739915729748, 0, "conv2d"),
         ("cross_entropy", 4, 1, 122, 14.161410090498975, 26, "cross_entropy"),
         ("cross_entropy_smoothed", 4, 1, 122, -17.0011151348117, 18, "cross_entropy"),
+        ("gelu", 4, 0, 240, 77.78505937862792, 0, "gelu"),
         ("global_avg_pool2d", 4, 0, 744, 11.698259217373561, 0, "global_avg_pool2d"),
         ("info_nce", 6, 0, 898, 5.489459098229418, 0, "info_nce"),
         ("l2_normalize", 4, 0, 160, -0.4406185494735837, 0, "l2_normalize"),
@@ -45,11 +47,16 @@ final class SafeTensorsTests: XCTestCase {
         ("max_pool2d_k2_s2", 4, 0, 540, 37.090643455740064, 0, "max_pool2d"),
         ("max_pool2d_k3_s2_p1", 4, 0, 520, 83.35780782054644, 0, "max_pool2d"),
         ("moco_v2_step", 509, 2, 1412313, 6425.683538295667, 8, "moco_v2_step"),
+        ("multi_head_attention", 12, 0, 896, -20.32313111682015, 0, "multi_head_attention"),
         ("relu", 4, 0, 240, 0.3960020989179611, 0, "relu"),
         ("resnet20_sgd_2steps", 282, 2, 832240, 2636.818335617849, 68, "resnet_sgd_step"),
+        ("scaled_dot_product_attention", 8, 0, 640, 0.7510621781111695, 0, "scaled_dot_product_attention"),
+        ("scaled_dot_product_attention_cross", 8, 0, 1728, 120.24911149498803, 0, "scaled_dot_product_attention"),
         ("schedule_multistep", 1, 0, 100, 13.288000155589543, 0, "schedule"),
         ("schedule_sgdr", 1, 0, 70, 3.683499980950728, 0, "schedule"),
         ("schedule_warmup_cosine", 1, 0, 100, 5.055000006743285, 0, "schedule"),
+        ("softmax", 4, 0, 144, -1.226251628020691, 0, "softmax"),
+        ("vit_adamw_2steps", 99, 2, 71520, -965.8553458604829, 76, "vit_adamw_step"),
     ]
 
     func testEveryGoldenFileReadsWithIndependentlyComputedSums() throws {

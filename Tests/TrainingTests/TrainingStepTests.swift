@@ -69,6 +69,23 @@ final class TrainingStepTests: XCTestCase {
         }
     }
 
+    /// With `clipGradNorm`, the update uses the gradient scaled to that global norm.
+    func testClippingBoundsTheStepByTheGlobalGradientNorm() throws {
+        let objective = LinearObjective()
+        let sgd = SGD(groups: [ParameterGroup(name: "all", parameters: objective.parameters, weightDecay: 0)], lr: 1, momentum: 0)
+        let s = try TrainingStep(objective: objective, optimizer: sgd,
+                                 schedules: OptimizerSchedules(learningRate: Schedule(base: 1, segments: [.constant(iterations: nil)])),
+                                 world: .single(), clipGradNorm: 1e-3)
+        let before = objective.parameters.flatMap { $0.1.values }
+        var totals = EpochTotals()
+        let b = batch(4, seed: 2)
+        _ = try s.run(iteration: 0, totals: &totals, next: { b })
+        let after = objective.parameters.flatMap { $0.1.values }
+        let moved = zip(after, before).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
+        XCTAssertEqual(moved, 1e-3, accuracy: 1e-5, "lr 1 times a gradient clipped to norm 1e-3")
+        XCTAssertEqual(GradientClipping.globalNorm(objective.parameters.map(\.1)), 1e-3, accuracy: 1e-6)
+    }
+
     /// Two micro-batches of 4 rows give the gradient of the whole batch of 8.
     func testMicroBatchesAccumulateToTheWholeBatchsGradient() throws {
         let whole = batch(8, seed: 3)

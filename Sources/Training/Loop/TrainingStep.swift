@@ -6,7 +6,7 @@ import MPI
 
 /// The one training step, as the trainer, the linear probe and the bench all run it:
 /// schedule → zero the gradients → per micro-batch forward and backward (the reducer's hooks
-/// start allreduces as gradients become final) → reduce → non-finite guard → optimizer step →
+/// start allreduces as gradients become final) → reduce → non-finite guard → clip → optimizer step →
 /// the objective's finish (MoCo enqueues its keys). So the bench times exactly what users run.
 ///
 /// ```swift
@@ -49,6 +49,8 @@ public final class TrainingStep {
     public var nonFiniteSteps = 0
 
     private let maxNonFiniteSteps: Int
+    /// The global gradient norm steps are clipped to (0: none).
+    private let clipGradNorm: Double
     private let faults: FaultInjection?
     private let note: (String) -> Void
 
@@ -59,9 +61,10 @@ public final class TrainingStep {
     ///   - faults: the fault injected into this process (tests), nil otherwise.
     ///   - note: receives a line for each skipped step (the run log and progress display).
     public init(objective: any TrainingObjective, optimizer: any Optimizer, schedules: OptimizerSchedules,
-                world: Communicator, bucketCapMB: Double = 1, maxNonFiniteSteps: Int = 3,
+                world: Communicator, bucketCapMB: Double = 1, maxNonFiniteSteps: Int = 3, clipGradNorm: Double = 0,
                 faults: FaultInjection? = nil, note: @escaping (String) -> Void = { _ in }) throws {
         self.objective = objective
+        self.clipGradNorm = clipGradNorm
         self.optimizer = optimizer
         self.schedules = schedules
         self.maxNonFiniteSteps = maxNonFiniteSteps
@@ -80,11 +83,13 @@ public final class TrainingStep {
                             iterationsPerEpoch: Int, faults: FaultInjection? = nil,
                             note: @escaping (String) -> Void = { _ in }) throws {
         let baseLR = config.baseLR(worldSize: world.size)
-        let optimizer = try OptimizerFactory.make(config.optimizer, parameters: objective.parameters, lr: baseLR)
+        let optimizer = try OptimizerFactory.make(config.optimizer, parameters: objective.parameters, lr: baseLR,
+                                                  vitDepth: config.model.name == .vit ? config.model.depth : nil)
         try self.init(objective: objective, optimizer: optimizer,
                       schedules: OptimizerSchedules(config: config, baseLR: baseLR, iterationsPerEpoch: iterationsPerEpoch),
                       world: world, bucketCapMB: config.distributed.bucketCapMB,
-                      maxNonFiniteSteps: config.distributed.maxNonfiniteSteps, faults: faults, note: note)
+                      maxNonFiniteSteps: config.distributed.maxNonfiniteSteps, clipGradNorm: config.optimizer.clipGradNorm,
+                      faults: faults, note: note)
     }
 
     /// Runs step `iteration` on `microBatches` batches from `next` (each 1/`microBatches` of
@@ -127,6 +132,8 @@ public final class TrainingStep {
             result.status = .skippedNonFinite
             totals.skippedSteps += 1
         } else {
+            // The reduced gradients are the same bits on every rank: so is their norm.
+            if clipGradNorm > 0 { GradientClipping.clip(objective.parameters.map(\.1), maxNorm: clipGradNorm) }
             optimizer.step()
         }
         try objective.finishStep(iteration: iteration)

@@ -12,13 +12,14 @@ public enum ParameterPatterns {
 
     /// Groups of parameters sharing a learning-rate multiplier and a weight decay, in order of
     /// first appearance; names say what they are (`lr×10, no decay`).
+    /// `layerScale` multiplies each parameter's rate on top (layer-wise decay, `LayerDecay`).
     public static func groups(_ named: [(String, Tensor)], weightDecay: Float, noDecayBNBias: Bool,
-                              lrScales: [String], noDecay: [String]) -> [ParameterGroup] {
+                              lrScales: [String], noDecay: [String], layerScale: (String) -> Float = { _ in 1 }) -> [ParameterGroup] {
         let scales = lrScales.compactMap(LRScale.init(parsing:))
         var order: [String] = []
         var members: [String: (scale: Float, decay: Float, parameters: [(String, Tensor)])] = [:]
         for (name, t) in named {
-            let scale = scales.first { matches(name, $0.pattern) }?.scale ?? 1
+            let scale = (scales.first { matches(name, $0.pattern) }?.scale ?? 1) * layerScale(name)
             let exempt = (noDecayBNBias && t.rank < 2) || noDecay.contains { matches(name, $0) }
             let decay: Float = exempt ? 0 : weightDecay
             let key = (scale == 1 ? "" : "lr×\(scale), ") + (exempt ? "no decay" : "decay")
