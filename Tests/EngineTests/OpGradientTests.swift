@@ -6,12 +6,7 @@ import XCTest
 final class OpGradientTests: XCTestCase {
     var rng = RandomGenerator(seed: 42)
 
-    func input(_ shape: [Int], scale: Float = 1) -> Tensor {
-        let t = Tensor.randn(shape, rng: &rng)
-        for i in 0..<t.count { t[flat: i] *= scale }
-        t.requiresGrad = true
-        return t
-    }
+    func input(_ shape: [Int], scale: Float = 1) -> Tensor { gradientInput(shape, scale: scale, rng: &rng) }
 
     /// Values kept at least `gap` apart from each other and from 0, so kinks (ReLU, max) are
     /// not crossed by the finite-difference step.

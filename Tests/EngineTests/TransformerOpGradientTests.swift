@@ -7,12 +7,7 @@ import XCTest
 final class TransformerOpGradientTests: XCTestCase {
     var rng = RandomGenerator(seed: 11)
 
-    func input(_ shape: [Int], scale: Float = 1) -> Tensor {
-        let t = Tensor.randn(shape, rng: &rng)
-        for i in 0..<t.count { t[flat: i] *= scale }
-        t.requiresGrad = true
-        return t
-    }
+    func input(_ shape: [Int], scale: Float = 1) -> Tensor { gradientInput(shape, scale: scale, rng: &rng) }
 
     func testGELU() {
         checkGradients([input([3, 17], scale: 2)], eps: 1e-3) { $0[0].gelu() }
