@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Config", "Persistence", "Datasets", "MPI", "Engine", "TestSupport"]),
         .testTarget(name: "MethodsTests", dependencies: ["Methods", "Training", "Config", "Datasets", "MPI", "Engine", "TestSupport"]),
-        .testTarget(name: "ToolsTests", dependencies: ["Tools", "Engine", "TestSupport"], exclude: ["Golden"]),
+        .testTarget(name: "ToolsTests", dependencies: ["Tools", "Engine", "Persistence", "TestSupport"], exclude: ["Golden", "Fixtures"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport", "Persistence", "Datasets", "Training"],
                     exclude: ["Fixtures"]),
     ],

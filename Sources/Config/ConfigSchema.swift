@@ -36,6 +36,8 @@ enum ConfigSchema {
         int("model.heads", \.model.heads, min: 1),
         number("model.mlp_ratio", \.model.mlpRatio, .above(0)),
         choice("model.pooling", \.model.pooling, what: "ViT pooling"),
+        number("model.drop_path", \.model.dropPath, .fraction),
+        choice("model.pos_embed", \.model.posEmbed, what: "ViT position embedding"),
 
         choice("data.dataset", \.data.dataset, what: "dataset"),
         string("data.path", \.data.path),

@@ -28,10 +28,20 @@ extension TrainConfig {
         public var mlpRatio = 2.0
         /// `model.pooling`: what the ViT's head reads — the class token, or the mean of the patch tokens.
         public var pooling = VisionTransformer.Pooling.token
+        /// `model.drop_path`: the ViT's stochastic-depth rate (timm's `drop_path_rate`): block i
+        /// drops each residual branch of an image with probability rate · i / (depth − 1).
+        public var dropPath = 0.0
+        /// `model.pos_embed`: the ViT's position embedding — learned, or MAE's fixed sin-cos table.
+        public var posEmbed = VisionTransformer.Positions.learned
         /// Keys only the ViT reads: left out of the config hash for the other models, so their
         /// checkpoints match as before these keys existed.
         public static let vitKeys: Set<String> = ["model.patch_size", "model.dim", "model.depth", "model.heads",
-                                                   "model.mlp_ratio", "model.pooling"]
+                                                   "model.mlp_ratio", "model.pooling", "model.drop_path", "model.pos_embed"]
+        /// Keys left out of the config hash while they have their defaults (ViT configs written
+        /// before they existed keep their hash).
+        public static let hashedWhenSet: [String: (ModelSection) -> Bool] = [
+            "model.drop_path": { $0.dropPath != 0 }, "model.pos_embed": { $0.posEmbed != .learned },
+        ]
         /// The original ResNets' first-stage width.
         public static let originalWidth = 16
         /// Defaults.
@@ -41,7 +51,8 @@ extension TrainConfig {
         /// `resnet20`, `resnet20 (width 24)`.
         public var displayName: String {
             if name == .vit {
-                return "vit (patch \(patchSize), dim \(dim), depth \(depth), heads \(heads), MLP ×\(mlpRatio.formatted()), \(pooling.rawValue) pooling)"
+                return "vit (patch \(patchSize), dim \(dim), depth \(depth), heads \(heads), MLP ×\(mlpRatio.formatted()), \(pooling.rawValue) pooling"
+                + (dropPath > 0 ? ", drop-path \(dropPath.formatted())" : "") + (posEmbed == .sincos ? ", sin-cos positions" : "") + ")"
             }
             return name.cifarDepth == nil || width == Self.originalWidth ? name.rawValue : "\(name.rawValue) (width \(width))"
         }

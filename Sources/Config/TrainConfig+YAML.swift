@@ -25,6 +25,7 @@ extension TrainConfig {
         var skipping: Set<String> = train.method == .moco ? [] : ["train.method"]
         if model.width == ModelSection.originalWidth { skipping.insert("model.width") }
         if model.name != .vit { skipping.formUnion(ModelSection.vitKeys) }
+        for (key, isSet) in ModelSection.hashedWhenSet where !isSet(model) { skipping.insert(key) }
         for (key, isSet) in OptimizerSection.hashedWhenSet where !isSet(optimizer) { skipping.insert(key) }
         return StableHash.hex(StableHash.fnv1a64(render(sections: sections, skipping: skipping)))
     }

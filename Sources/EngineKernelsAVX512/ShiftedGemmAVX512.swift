@@ -31,3 +31,11 @@ public enum ShiftedGemmAVX512 {
                                                                       c: c, ldc: ldc, accumulate: accumulate)
     }
 }
+
+/// `TokenGemmKernel` 16 wide, compiled for AVX-512. Call only when the CPU has it.
+public enum TokenGemmAVX512 {
+    public static func multiplyTransposedA(m: Int, k: Int, a: UnsafePointer<Float>, aOffsets: UnsafePointer<Int>,
+                                           panel: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        TokenGemmKernel<SIMD16<Float>>.multiplyTransposedA(m: m, k: k, a: a, aOffsets: aOffsets, panel: panel, c: c, ldc: ldc)
+    }
+}

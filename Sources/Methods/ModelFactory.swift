@@ -16,9 +16,13 @@ public enum ModelFactory {
             guard config.dim % config.heads == 0 else {
                 throw TrainingError("model.heads \(config.heads) does not divide model.dim \(config.dim); choose heads that divide the token width")
             }
+            guard config.posEmbed == .learned || config.dim % 4 == 0 else {
+                throw TrainingError("model.pos_embed sincos needs model.dim divisible by 4, got \(config.dim); use a multiple of 4 or pos_embed learned")
+            }
             return VisionTransformer(.init(imageSize: imageSize, channels: inputChannels, patch: config.patchSize, dim: config.dim,
                                            depth: config.depth, heads: config.heads, mlpRatio: config.mlpRatio,
-                                           classes: config.numClasses, pooling: config.pooling), rng: &rng)
+                                           classes: config.numClasses, pooling: config.pooling, dropPath: config.dropPath,
+                                           positions: config.posEmbed), rng: &rng)
         case .resnet20: return ResNet.cifar(depth: 20, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
         case .resnet32: return ResNet.cifar(depth: 32, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
         case .resnet56: return ResNet.cifar(depth: 56, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)

@@ -19,6 +19,8 @@ final class ConfigYAMLTests: XCTestCase {
         c.model.heads = 3
         c.model.mlpRatio = 4
         c.model.pooling = .mean
+        c.model.dropPath = 0.1
+        c.model.posEmbed = .sincos
         c.data.path = "/data/my datasets/fashion: \"v2\" #1 ü\tok\\"
         c.data.augment = false
         c.data.pad = 4
@@ -176,6 +178,14 @@ final class ConfigYAMLTests: XCTestCase {
         var deeper = vit
         deeper.model.depth = 12
         XCTAssertNotEqual(deeper.hash, vit.hash)
+        // Drop-path and the position table join a ViT's hash only away from their defaults.
+        let rendered = vit.yaml()
+        XCTAssertTrue(rendered.contains("drop_path:") && rendered.contains("pos_embed:"), rendered)
+        for change in [{ (c: inout TrainConfig) in c.model.dropPath = 0.1 }, { $0.model.posEmbed = .sincos }] {
+            var changed = vit
+            change(&changed)
+            XCTAssertNotEqual(changed.hash, vit.hash)
+        }
         var defaults = base
         defaults.optimizer.alpha = 0.99
         defaults.optimizer.layerDecay = 1

@@ -1,3 +1,4 @@
+import Foundation
 import Engine
 import TestSupport
 import XCTest
@@ -69,6 +70,57 @@ final class TransformerOpGradientTests: XCTestCase {
         checkGradients([input([2, 4, 6]), input([6]), input([6])], eps: 1e-3) { $0[0].layerNorm(weight: $0[1], bias: $0[2], eps: 1e-6) }
     }
 
+    func testTokenSelectionAndPerImageScaling() {
+        // Image 0 keeps tokens 3, 0, 3 (a repeat: its gradient adds up), image 1 tokens 1, 2, 0.
+        checkGradients([input([2, 4, 5])], eps: 1e-3) { $0[0].gatheringTokens([3, 0, 3, 1, 2, 0], perImage: 3) }
+        checkGradients([input([2, 2, 5])], eps: 1e-3) { $0[0].scatteringTokens([3, 0, 1, 2], length: 4) }
+        checkGradients([input([3, 4, 5])], eps: 1e-3) { $0[0].scalingEachImage(by: [0, 1.25, -2]) }
+        // Scattering the kept tokens back puts them where they were and zeros elsewhere.
+        let x = input([2, 4, 3])
+        let kept = [2, 0, 3, 1], back = x.gatheringTokens(kept, perImage: 2).scatteringTokens(kept, length: 4)
+        for image in 0..<2 { for t in 0..<4 { for j in 0..<3 {
+            let e = (image * 4 + t) * 3 + j
+            XCTAssertEqual(back[flat: e], kept[(image * 2)..<(image * 2 + 2)].contains(t) ? x[flat: e] : 0)
+        } } }
+    }
+
+    /// MAE's table, as PyTorch's reference built it (`buffer.pos_embed` and
+    /// `buffer.decoder_pos_embed` of the `mae_step` golden case), in `ToolsTests`; here its
+    /// structure: the class row zero, sin² + cos² = 1 per quarter, column first.
+    func testSinCosPositionTableLayout() {
+        let (g, d) = (3, 8)
+        let table = Tensor.sinCosPositionTable(grid: g, dim: d)
+        XCTAssertEqual(table.shape, [1, 1 + g * g, d])
+        XCTAssertEqual(Array(table.values[0..<d]), [Float](repeating: 0, count: d))
+        // Patch (row 2, column 1): ω = [1, 0.01]; the first half encodes the column.
+        let row = Array(table.values[((1 + 2 * g + 1) * d)..<((2 + 2 * g + 1) * d)])
+        assertClose(row, [sin(1), sin(0.01), cos(1), cos(0.01), sin(2), sin(0.02), cos(2), cos(0.02)], rtol: 1e-6, atol: 1e-7)
+    }
+
+    /// Stochastic depth: whole images are dropped or scaled by 1/(1 − p), about p of them, and
+    /// two replicas holding every other image drop exactly the images one process would.
+    func testDropPathDropsWholeImagesByGlobalPosition() {
+        let p: Float = 0.25, n = 400
+        let x = Tensor(shape: [n, 2, 3], repeating: 1)
+        let whole = DropPath(p: p, seed: 9)
+        let y = whole(x)
+        var dropped = 0
+        for i in 0..<n {
+            let image = Array(y.values[(i * 6)..<((i + 1) * 6)])
+            XCTAssertTrue(image == [Float](repeating: 0, count: 6) || image == [Float](repeating: 1 / (1 - p), count: 6))
+            if image[0] == 0 { dropped += 1 }
+        }
+        XCTAssertEqual(Double(dropped) / Double(n), Double(p), accuracy: 0.07)
+        let halves = (0..<2).map { rank -> [Float] in
+            let layer = DropPath(p: p, seed: 9)
+            layer.positions = SamplePositions(rank: rank, replicas: 2)
+            return layer(Tensor(shape: [n / 2, 2, 3], repeating: 1)).values
+        }
+        for i in 0..<n { XCTAssertEqual(halves[i % 2][(i / 2) * 6], y[flat: i * 6], "image \(i)") }
+        whole.eval()
+        XCTAssertEqual(whole(x).values, x.values)
+    }
+
     /// A linear layer on token rows sums its weight gradient per image chunk: two ranks each
     /// holding every other image of the global batch (the sharded sampler's layout) add up to
     /// the bits of one process holding all of it.
@@ -101,5 +153,14 @@ final class TransformerOpGradientTests: XCTestCase {
         let mean = VisionTransformer(.init(imageSize: 8, channels: 1, patch: 4, dim: 8, depth: 1, heads: 2, mlpRatio: 2, classes: 3,
                                            pooling: .mean), rng: &rng)
         checkGradients(mean.parameters(), eps: 1e-3, samples: 6) { _ in mean(images) }
+        // A fixed sin-cos table is a buffer, not a parameter; drop-path adds no parameters.
+        let fixed = VisionTransformer(.init(imageSize: 8, channels: 1, patch: 4, dim: 8, depth: 2, heads: 2, mlpRatio: 2, classes: 3,
+                                            dropPath: 0.1, positions: .sincos), rng: &rng)
+        XCTAssertEqual(fixed.namedBuffers().map(\.0), ["pos_embed"])
+        XCTAssertFalse(fixed.namedParameters().map(\.0).contains("pos_embed"))
+        XCTAssertEqual(fixed.layers(of: DropPath.self).map(\.p), [0.1, 0.1], "block 0 has rate 0, block 1 the full rate")
+        for (_, p) in fixed.namedParameters() { for i in 0..<p.count { p[flat: i] += 0.1 * Float(rng.uniform() - 0.5) } }
+        fixed.eval()
+        checkGradients(fixed.parameters(), eps: 1e-3, samples: 6) { _ in fixed(images) }
     }
 }

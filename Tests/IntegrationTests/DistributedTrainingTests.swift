@@ -91,9 +91,10 @@ final class DistributedTrainingTests: XCTestCase {
 
     /// No batch statistics, but every gradient summed over the batch (Linear layers on token
     /// rows, LayerNorm's affine, the class token, the position table, the patch embedding) is
-    /// summed per image chunk: 2 ranks × 16 give one process × 32's bits.
+    /// summed per image chunk, and drop-path draws by global sample position: 2 ranks × 16
+    /// give one process × 32's bits.
     func testTwoRanksTrainAVisionTransformerExactlyLikeOneProcess() throws {
-        let config = ["configs/fashion-vit.yaml", "--set", "model.depth=2", "--set", "model.dim=48"]
+        let config = ["configs/fashion-vit.yaml", "--set", "model.depth=2", "--set", "model.dim=48", "--set", "model.drop_path=0.3"]
         let one = try Concord.run(["train"] + config + steps(20, batch: 32, dir: "one"))
         XCTAssertEqual(one.status, 0, one.output)
         let two = try MPIRun.run(ranks: 2, ["train"] + config + ["--set", "distributed.bucket_cap_mb=0.05"] + steps(20, batch: 16, dir: "two"))

@@ -95,6 +95,23 @@ final class ResumeTests: XCTestCase {
         try assertSameRun("reference", "killed")
     }
 
+    /// A ViT with stochastic depth: its drop-path streams are checkpointed, so the resumed run
+    /// drops the images the uninterrupted one did.
+    func testResumeIsExactForAVisionTransformerWithDropPath() throws {
+        func vit(_ name: String) -> [String] {
+            ["train", "configs/fashion-vit.yaml", "--set", "model.depth=2", "--set", "model.dim=16", "--set", "model.heads=2",
+             "--set", "model.drop_path=0.3", "--set", "train.epochs=1", "--set", "train.iterations=60", "--set", "train.batch_size=32",
+             "--set", "checkpoint.every_iterations=10", "--set", "checkpoint.keep=4", "--set", "run.progress=none", "--run-dir", dir(name)]
+        }
+        let reference = try Concord.run(vit("vit-reference"))
+        XCTAssertEqual(reference.status, 0, reference.output)
+        _ = try runAndKill(binary, vit("vit-killed"), when: { latest("vit-killed") >= 10 })
+        let resumed = try Concord.run(vit("vit-killed") + ["--resume", "auto"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resumed from"), resumed.output)
+        try assertSameRun("vit-reference", "vit-killed")
+    }
+
     /// SIGTERM (preemption): the run saves a checkpoint at the next step and exits 143; the
     /// resumed run ends exactly like an uninterrupted one.
     func testSIGTERMSavesAndExitsThenResumesExactly() throws {

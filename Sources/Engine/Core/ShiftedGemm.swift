@@ -36,6 +36,9 @@ public enum ShiftedGemm {
     /// Rows of C per tile: m must be a multiple of it.
     public static let tileRows = 4
 
+    /// Columns of C per wide tile of the kernels in use (three vectors).
+    public static var tileColumns: Int { kernels == .avx512 ? 48 : 24 }
+
     /// Floats each B window must provide for an n-column product (n rounded up to 16, the
     /// widest vector).
     @inlinable

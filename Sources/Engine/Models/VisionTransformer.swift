@@ -17,6 +17,14 @@ public final class VisionTransformer: Module, BatchReducing {
         case mean
     }
 
+    /// The position embedding.
+    public enum Positions: String, Sendable, CaseIterable {
+        /// A learned table, N(0, 0.02²) truncated (timm).
+        case learned
+        /// The fixed 2-D sine-cosine table of MAE and MoCo v3, a buffer (`Tensor.sinCosPositionTable`).
+        case sincos
+    }
+
     /// The architecture.
     public struct Shape: Equatable, Sendable {
         public var imageSize: Int
@@ -30,9 +38,14 @@ public final class VisionTransformer: Module, BatchReducing {
         public var classes: Int
         public var pooling: Pooling
         public var eps: Float
+        /// timm's `drop_path_rate`: block i drops each residual branch with probability
+        /// rate · i / (depth − 1).
+        public var dropPath: Double
+        public var positions: Positions
 
         public init(imageSize: Int, channels: Int, patch: Int, dim: Int, depth: Int, heads: Int, mlpRatio: Double,
-                    classes: Int, pooling: Pooling = .token, eps: Float = 1e-6) {
+                    classes: Int, pooling: Pooling = .token, eps: Float = 1e-6, dropPath: Double = 0,
+                    positions: Positions = .learned) {
             self.imageSize = imageSize
             self.channels = channels
             self.patch = patch
@@ -43,6 +56,13 @@ public final class VisionTransformer: Module, BatchReducing {
             self.classes = classes
             self.pooling = pooling
             self.eps = eps
+            self.dropPath = dropPath
+            self.positions = positions
+        }
+
+        /// The drop-path probability of block `index` (timm's `linspace(0, rate, depth)`).
+        public func dropPath(ofBlock index: Int) -> Float {
+            depth > 1 ? Float(dropPath * Double(index) / Double(depth - 1)) : 0
         }
 
         /// Patches per image.
@@ -53,7 +73,7 @@ public final class VisionTransformer: Module, BatchReducing {
     public let patchEmbed: PatchEmbedding
     /// [1, 1, D]
     public let clsToken: Tensor
-    /// [1, 1 + L, D]
+    /// [1, 1 + L, D]: a parameter, or a buffer when fixed (`Positions.sincos`).
     public let posEmbed: Tensor
     public let blocks: Sequential
     /// `norm` (token pooling) or `fc_norm` (mean pooling).
@@ -71,10 +91,20 @@ public final class VisionTransformer: Module, BatchReducing {
         Init.pytorchDefault(patchEmbed.proj, rng: &rng)
         clsToken = Tensor(uninitializedShape: [1, 1, d], requiresGrad: true)
         rng.fillNormal(clsToken.data, count: d, mean: 0, std: 1e-6)
-        posEmbed = Tensor(uninitializedShape: [1, 1 + shape.tokens, d], requiresGrad: true)
-        Init.truncatedNormal(posEmbed, std: 0.02, rng: &rng)
-        blocks = Sequential((0..<shape.depth).map { _ in
-            TransformerBlock(dim: d, heads: shape.heads, mlpRatio: shape.mlpRatio, eps: shape.eps, rng: &rng)
+        switch shape.positions {
+        case .learned:
+            posEmbed = Tensor(uninitializedShape: [1, 1 + shape.tokens, d], requiresGrad: true)
+            Init.truncatedNormal(posEmbed, std: 0.02, rng: &rng)
+        case .sincos:
+            precondition(d % 4 == 0, "VisionTransformer: a sin-cos position table needs a width divisible by 4, got \(d)")
+            posEmbed = Tensor.sinCosPositionTable(grid: shape.imageSize / shape.patch, dim: d)
+        }
+        // Drop-path seeds are read from the generator without advancing it: the weights do not
+        // depend on the rate.
+        let dropPathSeed = rng.s0 ^ rng.s2
+        blocks = Sequential((0..<shape.depth).map { i in
+            TransformerBlock(dim: d, heads: shape.heads, mlpRatio: shape.mlpRatio, eps: shape.eps,
+                             dropPath: shape.dropPath(ofBlock: i), dropPathSeed: dropPathSeed &+ UInt64(i), rng: &rng)
         })
         norm = LayerNorm(d, eps: shape.eps)
         head = shape.classes > 0 ? Linear(d, shape.classes, rng: &rng) : nil
@@ -85,7 +115,11 @@ public final class VisionTransformer: Module, BatchReducing {
         }
     }
 
-    public var localParameters: [(String, Tensor)] { [("cls_token", clsToken), ("pos_embed", posEmbed)] }
+    public var localParameters: [(String, Tensor)] {
+        [("cls_token", clsToken)] + (shape.positions == .learned ? [("pos_embed", posEmbed)] : [])
+    }
+
+    public var localBuffers: [(String, Tensor)] { shape.positions == .sincos ? [("pos_embed", posEmbed)] : [] }
 
     public var children: [(String, any Module)] {
         [("patch_embed", patchEmbed), ("blocks", blocks), (shape.pooling == .token ? "norm" : "fc_norm", norm)]

@@ -123,8 +123,14 @@ public final class Flatten: Module {
     public func forward(_ x: Tensor) -> Tensor { x.flattened() }
 }
 
+/// A layer that draws from its own random stream in training; checkpoints save the stream
+/// so a resumed run draws what the uninterrupted one would.
+public protocol RandomStreamLayer: AnyObject {
+    var rng: RandomGenerator { get set }
+}
+
 /// Inverted dropout with its own random stream (saved with the run's RNG state).
-public final class Dropout: Module {
+public final class Dropout: Module, RandomStreamLayer {
     public let p: Float
     public var rng: RandomGenerator
     public var isTraining = true

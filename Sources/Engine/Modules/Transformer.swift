@@ -54,21 +54,34 @@ public final class TransformerBlock: Module {
     public let attn: MultiHeadAttention
     public let norm2: LayerNorm
     public let mlp: TransformerMLP
+    /// Stochastic depth on each residual branch; nil when its rate is 0 (timm's `Identity`).
+    public let dropPath1: DropPath?
+    public let dropPath2: DropPath?
     public var isTraining = true
 
-    public init(dim: Int, heads: Int, mlpRatio: Double, eps: Float, rng: inout RandomGenerator) {
+    /// `dropPath` is the probability of dropping each residual branch of an image; the layers'
+    /// streams are seeded from `dropPathSeed`.
+    public init(dim: Int, heads: Int, mlpRatio: Double, eps: Float, dropPath: Float = 0, dropPathSeed: UInt64 = 0,
+                rng: inout RandomGenerator) {
         norm1 = LayerNorm(dim, eps: eps)
         attn = MultiHeadAttention(dim: dim, heads: heads, rng: &rng)
         norm2 = LayerNorm(dim, eps: eps)
         mlp = TransformerMLP(dim: dim, hidden: Int(Double(dim) * mlpRatio), rng: &rng)
+        dropPath1 = dropPath > 0 ? DropPath(p: dropPath, seed: dropPathSeed &* 2 &+ 1) : nil
+        dropPath2 = dropPath > 0 ? DropPath(p: dropPath, seed: dropPathSeed &* 2 &+ 2) : nil
     }
 
-    public var children: [(String, any Module)] { [("norm1", norm1), ("attn", attn), ("norm2", norm2), ("mlp", mlp)] }
+    public var children: [(String, any Module)] {
+        [("norm1", norm1), ("attn", attn)] + (dropPath1.map { [("drop_path1", $0)] } ?? [])
+            + [("norm2", norm2), ("mlp", mlp)] + (dropPath2.map { [("drop_path2", $0)] } ?? [])
+    }
 
     /// x: [N, L, D] → [N, L, D].
     public func forward(_ x: Tensor) -> Tensor {
-        let h = x + attn(norm1(x))
-        return h + mlp(norm2(h))
+        let a = attn(norm1(x))
+        let h = x + (dropPath1.map { $0(a) } ?? a)
+        let m = mlp(norm2(h))
+        return h + (dropPath2.map { $0(m) } ?? m)
     }
 }
 

@@ -2,9 +2,9 @@ import EngineKernels
 
 /// Scaled dot-product attention, and multi-head self-attention on a packed `qkv` tensor.
 ///
-/// Every head is a pair of SGEMMs reading its q, k, v rows in place through a leading
+/// Every head is a pair of products (`TokenGemm`) reading its q, k, v rows through a leading
 /// dimension, so timm's split `reshape(N, L, 3, H, D/H).permute(2, 0, 3, 1, 4)` and the
-/// merge back to [N, L, D] never copy.
+/// merge back to [N, L, D] never copy a whole tensor; each product packs only its small B.
 extension Tensor {
     /// softmax(q kᵀ · scale) v over the last dimension: q [B,H,Lq,dh], k and v [B,H,Lk,dh] →
     /// [B,H,Lq,dh]; `scale` defaults to 1/√dh (PyTorch's `F.scaled_dot_product_attention`).
@@ -87,17 +87,23 @@ struct AttentionGeometry {
             for h in 0..<heads {
                 let p = probs.data + (b * heads + h) * queries * keys
                 // scores[Lq, Lk] = scale · q[Lq, dh] · k[Lk, dh]ᵀ, then softmax per row in place
-                BLAS.sgemm(transA: false, transB: true, m: queries, n: keys, k: headDim, alpha: scale,
-                           a: q.0 + q.1.start(b, h), lda: q.1.rowStride, b: k.0 + k.1.start(b, h), ldb: k.1.rowStride,
-                           beta: 0, c: p, ldc: keys)
+                let kt = TokenGemm.Panels(transposing: k.0 + k.1.start(b, h), rows: keys, columns: headDim, ld: k.1.rowStride)
+                TokenGemm.multiply(m: queries, a: q.0 + q.1.start(b, h), lda: q.1.rowStride, b: kt, c: p, ldc: keys, accumulate: false)
+                kt.deallocate()
+                RowKernels.scale(p, by: scale, count: queries * keys)
                 RowKernels.softmaxRows(p, p, rows: queries, length: keys)
                 // out[Lq, dh] = probs · v[Lk, dh]
-                BLAS.sgemm(transA: false, transB: false, m: queries, n: headDim, k: keys,
-                           a: p, lda: keys, b: v.0 + v.1.start(b, h), ldb: v.1.rowStride,
-                           beta: 0, c: out.0 + out.1.start(b, h), ldc: out.1.rowStride)
+                let vs = rows(of: v, b, h, count: keys)
+                TokenGemm.multiply(m: queries, a: p, lda: keys, b: vs, c: out.0 + out.1.start(b, h), ldc: out.1.rowStride, accumulate: false)
+                vs.deallocate()
             }
         }
         return probs
+    }
+
+    /// The `count` rows of head (b, h) of `m`, packed as a product's B operand [count, dh].
+    private func rows(of m: (UnsafeMutablePointer<Float>, HeadMatrix), _ b: Int, _ h: Int, count: Int) -> TokenGemm.Panels {
+        TokenGemm.Panels(k: count, n: headDim, base: m.0 + m.1.start(b, h), ld: m.1.rowStride)
     }
 
     /// Accumulates dq, dk, dv from the output gradient. q, k and v may be one tensor (packed
@@ -108,36 +114,42 @@ struct AttentionGeometry {
         let ds = dScores.data
         // A packed qkv gets one gradient buffer; the first of q, k, v to reach it creates it.
         var fresh: [ObjectIdentifier: Bool] = [:]
-        func target(_ t: Tensor) -> (UnsafeMutablePointer<Float>, Float)? {
+        func target(_ t: Tensor) -> (UnsafeMutablePointer<Float>, Bool)? {
             guard t.requiresGrad else { return nil }
-            if let overwrite = fresh[ObjectIdentifier(t)] { return (t.grad!.data, overwrite ? 0 : 1) }
+            if let overwrite = fresh[ObjectIdentifier(t)] { return (t.grad!.data, !overwrite) }
             var pointer: UnsafeMutablePointer<Float>!, wasFresh = false
             t.accumulateGrad { d, overwrite in pointer = d; wasFresh = overwrite }
             fresh[ObjectIdentifier(t)] = wasFresh
-            return (pointer, wasFresh ? 0 : 1)
+            return (pointer, !wasFresh)
         }
         let dq = target(q.0), dk = target(k.0), dv = target(v.0)
         for b in 0..<batch {
             for h in 0..<heads {
                 let p = probs.data + (b * heads + h) * queries * keys
                 let gOut = g.0 + g.1.start(b, h)
-                let qs = q.0.data + q.1.start(b, h), ks = k.0.data + k.1.start(b, h), vs = v.0.data + v.1.start(b, h)
-                if let (dv, beta) = dv {   // dv[Lk, dh] = probsᵀ · dOut
-                    BLAS.sgemm(transA: true, transB: false, m: keys, n: headDim, k: queries, a: p, lda: keys,
-                               b: gOut, ldb: g.1.rowStride, beta: beta, c: dv + v.1.start(b, h), ldc: v.1.rowStride)
+                if let (dv, accumulate) = dv {   // dv[Lk, dh] = probsᵀ · dOut
+                    let gs = rows(of: g, b, h, count: queries)
+                    TokenGemm.multiplyTransposedA(m: keys, a: p, lda: keys, b: gs, c: dv + v.1.start(b, h), ldc: v.1.rowStride,
+                                                  accumulate: accumulate)
+                    gs.deallocate()
                 }
                 guard dq != nil || dk != nil else { continue }
-                // dProbs[Lq, Lk] = dOut · vᵀ; dScores = probs ⊙ (dProbs − Σ_row dProbs ⊙ probs)
-                BLAS.sgemm(transA: false, transB: true, m: queries, n: keys, k: headDim, a: gOut, lda: g.1.rowStride,
-                           b: vs, ldb: v.1.rowStride, beta: 0, c: ds, ldc: keys)
+                // dProbs[Lq, Lk] = dOut · vᵀ; dScores = scale · probs ⊙ (dProbs − Σ_row dProbs ⊙ probs)
+                let vt = TokenGemm.Panels(transposing: v.0.data + v.1.start(b, h), rows: keys, columns: headDim, ld: v.1.rowStride)
+                TokenGemm.multiply(m: queries, a: gOut, lda: g.1.rowStride, b: vt, c: ds, ldc: keys, accumulate: false)
+                vt.deallocate()
                 RowKernels.softmaxRowsBackward(output: p, grad: ds, into: ds, rows: queries, length: keys, accumulate: false)
-                if let (dq, beta) = dq {   // dq[Lq, dh] = scale · dScores · k
-                    BLAS.sgemm(transA: false, transB: false, m: queries, n: headDim, k: keys, alpha: scale, a: ds, lda: keys,
-                               b: ks, ldb: k.1.rowStride, beta: beta, c: dq + q.1.start(b, h), ldc: q.1.rowStride)
+                RowKernels.scale(ds, by: scale, count: queries * keys)
+                if let (dq, accumulate) = dq {   // dq[Lq, dh] = dScores · k
+                    let ks = rows(of: (k.0.data, k.1), b, h, count: keys)
+                    TokenGemm.multiply(m: queries, a: ds, lda: keys, b: ks, c: dq + q.1.start(b, h), ldc: q.1.rowStride, accumulate: accumulate)
+                    ks.deallocate()
                 }
-                if let (dk, beta) = dk {   // dk[Lk, dh] = scale · dScoresᵀ · q
-                    BLAS.sgemm(transA: true, transB: false, m: keys, n: headDim, k: queries, alpha: scale, a: ds, lda: keys,
-                               b: qs, ldb: q.1.rowStride, beta: beta, c: dk + k.1.start(b, h), ldc: k.1.rowStride)
+                if let (dk, accumulate) = dk {   // dk[Lk, dh] = dScoresᵀ · q
+                    let qs = rows(of: (q.0.data, q.1), b, h, count: queries)
+                    TokenGemm.multiplyTransposedA(m: keys, a: ds, lda: keys, b: qs, c: dk + k.1.start(b, h), ldc: k.1.rowStride,
+                                                  accumulate: accumulate)
+                    qs.deallocate()
                 }
             }
         }

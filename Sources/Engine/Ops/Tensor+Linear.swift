@@ -54,15 +54,14 @@ extension Tensor {
                     yRow[oc] = Float((bias == nil ? 0 : Double(yRow[oc])) + dot)
                 }
             }
+        } else if rowsPerImage > 1 {
+            // Token rows: one product over the batch whose row bits do not depend on the call.
+            let wt = TokenGemm.Panels(transposing: weight.data, rows: o, columns: i)   // Wᵀ [I, O]
+            defer { wt.deallocate() }
+            TokenGemm.multiply(m: nb, a: data, lda: i, b: wt, c: y.data, ldc: o, accumulate: bias != nil)
         } else {
-            // Token rows: one SGEMM per image. OpenBLAS rounds the last rows of a product in its
-            // tail kernel, so a row's bits depend on the call's row count; per image they do not
-            // depend on the batch.
-            let (calls, m) = rowsPerImage > 1 ? (nb / rowsPerImage, rowsPerImage) : (1, nb)
-            for c in 0..<calls {
-                BLAS.sgemm(transA: false, transB: true, m: m, n: o, k: i, a: data + c * m * i, lda: i, b: weight.data, ldb: i,
-                           beta: bias == nil ? 0 : 1, c: y.data + c * m * o, ldc: o)
-            }
+            BLAS.sgemm(transA: false, transB: true, m: nb, n: o, k: i, a: data, lda: i, b: weight.data, ldb: i,
+                       beta: bias == nil ? 0 : 1, c: y.data, ldc: o)
         }
         Autograd.record(y, inputs: bias.map { [self, weight, $0] } ?? [self, weight]) { [self] g in
             if precise {
@@ -101,12 +100,15 @@ extension Tensor {
                 }
                 return
             }
-            if requiresGrad {   // dX[N,I] = dY[N,O] · W[O,I], per image for token rows (as forward)
-                let (calls, m) = rowsPerImage > 1 ? (nb / rowsPerImage, rowsPerImage) : (1, nb)
+            if requiresGrad {   // dX[N,I] = dY[N,O] · W[O,I]
                 accumulateGrad { d, overwrite in
-                    for c in 0..<calls {
-                        BLAS.sgemm(transA: false, transB: false, m: m, n: i, k: o, a: g.data + c * m * o, lda: o,
-                                   b: weight.data, ldb: i, beta: overwrite ? 0 : 1, c: d + c * m * i, ldc: i)
+                    if rowsPerImage > 1 {
+                        let w = TokenGemm.Panels(k: o, n: i, base: weight.data, ld: i)   // W [O, I]
+                        defer { w.deallocate() }
+                        TokenGemm.multiply(m: nb, a: g.data, lda: o, b: w, c: d, ldc: i, accumulate: !overwrite)
+                    } else {
+                        BLAS.sgemm(transA: false, transB: false, m: nb, n: i, k: o, a: g.data, lda: o,
+                                   b: weight.data, ldb: i, beta: overwrite ? 0 : 1, c: d, ldc: i)
                     }
                 }
             }
@@ -138,31 +140,22 @@ extension Tensor {
     }
 
     /// dW [O, I] then db [O] of a linear layer on token rows, as doubles: each image chunk's
-    /// rows are gathered and multiplied by one SGEMM, then the chunks are combined by the
+    /// rows give one product (`TokenGemm.weightGradient`), then the chunks are combined by the
     /// fixed tree — the same bits however the batch is split across ranks.
     static func chunkedWeightGradient(gradOut g: Tensor, input x: Tensor, rowsPerImage: Int, reduction: BatchReduction) -> [Double] {
-        let (rows, i, o) = (x.shape[0], x.shape[1], g.shape[1])
-        let images = rows / rowsPerImage
+        let (i, o) = (x.shape[1], g.shape[1])
+        let images = x.shape[0] / rowsPerImage
         let chunks = reduction.chunks(images: images)
         let size = o * i + o
-        let most = (images + chunks - 1) / chunks * rowsPerImage
-        let xs = Tensor(uninitializedShape: [most, i]), gs = Tensor(uninitializedShape: [most, o])   // one chunk's rows
-        let dw = Tensor(uninitializedShape: [o, i])
+        let product = UnsafeMutablePointer<Float>.allocate(capacity: size)   // dW [O, I] then db [O]
+        defer { product.deallocate() }
         var all = [Double](repeating: 0, count: chunks * size)   // all: [chunks, O·I + O]
         all.withUnsafeMutableBufferPointer { p in
             for j in 0..<chunks {
-                var n = 0
-                for image in reduction.images(inChunk: j, of: images) {
-                    (xs.data + n * i).update(from: x.data + image * rowsPerImage * i, count: rowsPerImage * i)
-                    (gs.data + n * o).update(from: g.data + image * rowsPerImage * o, count: rowsPerImage * o)
-                    n += rowsPerImage
-                }
-                // dW_j[O, I] = G_jᵀ · X_j
-                BLAS.sgemm(transA: true, transB: false, m: o, n: i, k: n, a: gs.data, lda: o, b: xs.data, ldb: i,
-                           beta: 0, c: dw.data, ldc: i)
+                let rows = reduction.images(inChunk: j, of: images).flatMap { ($0 * rowsPerImage)..<(($0 + 1) * rowsPerImage) }
+                TokenGemm.weightGradient(g: g.data, outputs: o, x: x.data, inputs: i, rows: rows, dw: product, db: product + o * i)
                 let chunk = p.baseAddress! + j * size
-                for e in 0..<(o * i) { chunk[e] = Double(dw.data[e]) }
-                for r in 0..<n { let row = gs.data + r * o; for c in 0..<o { chunk[o * i + c] += Double(row[c]) } }
+                for e in 0..<size { chunk[e] = Double(product[e]) }
             }
             BatchReduction.combine(p.baseAddress!, chunks: chunks, size: size)
         }

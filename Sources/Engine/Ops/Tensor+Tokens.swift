@@ -1,3 +1,5 @@
+import Foundation
+
 /// Token sequences [N, L, D]: from a patch grid, with a class token and position embeddings
 /// added, and pooled back to one vector per image.
 ///
@@ -122,5 +124,30 @@ extension Tensor {
             }
         }
         return y
+    }
+
+    /// MAE's fixed 2-D sine-cosine position table (`get_2d_sincos_pos_embed(dim, grid,
+    /// cls_token=True)`), [1, 1 + g², D]: row 0 (the class token) is zero; row 1 + i·g + j
+    /// (patch row i, column j) is [sin(j·ω), cos(j·ω), sin(i·ω), cos(i·ω)] with
+    /// ω_k = 10000^(−k/(D/4)), k = 0…D/4−1 — the column first, as MAE has it. Computed in
+    /// double and rounded once, as numpy's table cast to float32 is.
+    public static func sinCosPositionTable(grid g: Int, dim d: Int) -> Tensor {
+        precondition(g >= 1 && d >= 4 && d % 4 == 0, "sinCosPositionTable: grid \(g), width \(d) (a multiple of 4)")
+        let quarter = d / 4
+        let table = Tensor(shape: [1, 1 + g * g, d], repeating: 0)
+        let omega = (0..<quarter).map { 1 / pow(10_000.0, Double($0) / Double(quarter)) }
+        for i in 0..<g {
+            for j in 0..<g {
+                let row = table.data + (1 + i * g + j) * d
+                for k in 0..<quarter {
+                    let (column, line) = (Double(j) * omega[k], Double(i) * omega[k])
+                    row[k] = Float(sin(column))
+                    row[quarter + k] = Float(cos(column))
+                    row[2 * quarter + k] = Float(sin(line))
+                    row[3 * quarter + k] = Float(cos(line))
+                }
+            }
+        }
+        return table
     }
 }

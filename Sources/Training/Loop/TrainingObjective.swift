@@ -71,8 +71,9 @@ extension TrainingObjective {
     public func worldSizeChangeNote(savedRanks: Int, ranks: Int) -> String? { nil }
     public var views: ContrastiveAugmentation? { nil }
 
-    /// Every dropout layer, in module order (their random streams are checkpointed).
-    var dropoutLayers: [Dropout] { modules.flatMap { $0.layers(of: Dropout.self) } }
+    /// Every layer with a random stream (dropout, drop-path), in module order: their streams
+    /// are checkpointed.
+    var randomLayers: [any RandomStreamLayer] { modules.flatMap { $0.layers(of: (any RandomStreamLayer).self) } }
 }
 
 /// The training and test sets a run uses.

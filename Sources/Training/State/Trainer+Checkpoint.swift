@@ -16,9 +16,9 @@ extension Trainer {
                       what: "holds the state of another optimizer configuration", hint: hint)
         try objective.restore(counters: try TrainState(from: file).counters ?? [:], source: file.source)
         if let streams = start.dropout {
-            let layers = objective.dropoutLayers
+            let layers = objective.randomLayers
             guard layers.count == streams.count else {
-                throw TrainingError("checkpoint '\(file.source)' holds \(streams.count) dropout stream(s), this model has \(layers.count) dropout layer(s); \(hint)")
+                throw TrainingError("checkpoint '\(file.source)' holds \(streams.count) dropout stream(s), this model has \(layers.count) dropout or drop-path layer(s); \(hint)")
             }
             for (layer, rng) in zip(layers, streams) { layer.rng = rng }
         }
@@ -33,7 +33,7 @@ extension Trainer {
     /// rank 0) and hands it to the background writer; the step waits only for the copy.
     func saveCheckpoint(epoch: Int, batchInEpoch: Int, augmentation: RandomGenerator, totals: EpochTotals, wait: Bool) throws {
         let startedAt = MonotonicClock.seconds()
-        let dropouts = objective.dropoutLayers.map(\.rng)
+        let dropouts = objective.randomLayers.map(\.rng)
         let streams = try world.allgather(([augmentation] + dropouts).flatMap(\.words))
         let allTotals = try world.allgather(totals.words)
         guard let run, let store else { return }
