@@ -97,17 +97,32 @@ enum TokenGemm {
     /// kernel (no copy), and B packed [k, n]; C's rows `ldc` apart.
     static func multiplyTransposedA(m: Int, a: UnsafePointer<Float>, lda: Int, b: Panels,
                                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        multiplyTransposedA(m: m, a: a, rowOffsets: (0..<b.k).map { $0 * lda }, b: b, c: c, ldc: ldc, accumulate: accumulate)
+    }
+
+    /// Rows of Aᵀ per block: their cache lines stay in L2 while every panel of B passes.
+    static let transposedBlockRows = 32
+
+    /// C[m, n] (=|+=) Σ_p A(·, p)ᵀ B[p, :] where row p of A (m floats) starts at
+    /// `a + rowOffsets[p]` — picked rows of a gradient, read transposed by the kernel.
+    static func multiplyTransposedA(m: Int, a: UnsafePointer<Float>, rowOffsets: [Int], b: Panels,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         let (k, w) = (b.k, b.width), padded = b.count * w
         let product = UnsafeMutablePointer<Float>.allocate(capacity: m * padded)   // [m, panels·width]
         defer { product.deallocate() }
-        let offsets = (0..<k).map { $0 * lda }
-        offsets.withUnsafeBufferPointer { o in
-            for j in 0..<b.count {
-                let panel = b.buffer + j * k * w, out = product + j * w
-                switch ShiftedGemm.kernels {
-                case .avx512: TokenGemmAVX512.multiplyTransposedA(m: m, k: k, a: a, aOffsets: o.baseAddress!, panel: panel, c: out, ldc: padded)
-                case .avx2: TokenGemmAVX2.multiplyTransposedA(m: m, k: k, a: a, aOffsets: o.baseAddress!, panel: panel, c: out, ldc: padded)
+        rowOffsets.withUnsafeBufferPointer { o in
+            let aOffsets = o.baseAddress!
+            var i0 = 0
+            while i0 < m {
+                let rows = min(transposedBlockRows, m - i0)
+                for j in 0..<b.count {
+                    let panel = b.buffer + j * k * w, out = product + i0 * padded + j * w
+                    switch ShiftedGemm.kernels {
+                    case .avx512: TokenGemmAVX512.multiplyTransposedA(m: rows, k: k, a: a + i0, aOffsets: aOffsets, panel: panel, c: out, ldc: padded)
+                    case .avx2: TokenGemmAVX2.multiplyTransposedA(m: rows, k: k, a: a + i0, aOffsets: aOffsets, panel: panel, c: out, ldc: padded)
+                    }
                 }
+                i0 += rows
             }
         }
         for r in 0..<m {
@@ -116,38 +131,15 @@ enum TokenGemm {
         }
     }
 
-    /// Rows of gᵀ per block in `weightGradient`: their cache lines stay in L2 while every
-    /// panel of x passes over them.
-    static let gradientBlockRows = 32
-
     /// dW [O, I] and db [O] over the listed token rows of the output gradient g [·, O] and the
     /// input x [·, I], each element summed over the rows in list order: dW = gᵀ · x with g read
     /// in place (transposed by the kernel) and x's rows packed, db = the rows' sum.
     static func weightGradient(g: UnsafePointer<Float>, outputs o: Int, x: UnsafePointer<Float>, inputs i: Int,
                                rows: [Int], dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>) {
-        let k = rows.count
-        let panels = Panels(k: k, n: i, base: x, rowOffsets: rows.map { $0 * i })
+        let panels = Panels(k: rows.count, n: i, base: x, rowOffsets: rows.map { $0 * i })
         defer { panels.deallocate() }
-        let w = panels.width, ldc = panels.count * w
-        let product = UnsafeMutablePointer<Float>.allocate(capacity: o * ldc)   // [O, ldc ≥ I]
-        defer { product.deallocate() }
         let offsets = rows.map { $0 * o }
-        offsets.withUnsafeBufferPointer { o16 in
-            let aOffsets = o16.baseAddress!
-            var i0 = 0
-            while i0 < o {
-                let m = min(gradientBlockRows, o - i0)
-                for j in 0..<panels.count {
-                    let panel = panels.buffer + j * k * w, c = product + i0 * ldc + j * w
-                    switch ShiftedGemm.kernels {
-                    case .avx512: TokenGemmAVX512.multiplyTransposedA(m: m, k: k, a: g + i0, aOffsets: aOffsets, panel: panel, c: c, ldc: ldc)
-                    case .avx2: TokenGemmAVX2.multiplyTransposedA(m: m, k: k, a: g + i0, aOffsets: aOffsets, panel: panel, c: c, ldc: ldc)
-                    }
-                }
-                i0 += m
-            }
-            TokenGemmAVX2.sumRows(k: k, n: o, a: g, aOffsets: aOffsets, c: db)
-        }
-        for c in 0..<o { (dw + c * i).update(from: product + c * ldc, count: i) }
+        multiplyTransposedA(m: o, a: g, rowOffsets: offsets, b: panels, c: dw, ldc: i, accumulate: false)
+        offsets.withUnsafeBufferPointer { TokenGemmAVX2.sumRows(k: rows.count, n: o, a: g, aOffsets: $0.baseAddress!, c: db) }
     }
 }
