@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import TestSupport
 import XCTest
@@ -51,8 +52,9 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.output.contains("vgg"), r.output)
     }
 
-    /// With OPENBLAS_CORETYPE unset, concord loads OpenBLAS's Haswell kernels itself (not
-    /// OpenBLAS's guess); a value the user set is kept. The bench JSON says which.
+    /// With OPENBLAS_CORETYPE unset, concord loads the kernels it prefers for this CPU itself
+    /// (SkylakeX with AVX-512, else Haswell; not OpenBLAS's guess); a value the user set is
+    /// kept. The bench JSON says which.
     func testConcordChoosesOpenBLASKernelsUnlessTheEnvironmentDoes() throws {
         func blas(_ environment: [String: String]) throws -> (core: String, choice: String) {
             let r = try Concord.run(["bench", "--model", "mlp", "--steps", "1", "--warmup", "0", "--batch", "8", "--synthetic"],
@@ -62,9 +64,10 @@ final class CLITests: XCTestCase {
             let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             return (json["blas_core"] as? String ?? "", json["blas_choice"] as? String ?? "")
         }
+        let expected = CPUFeatures.hasAVX512 ? "SkylakeX" : "Haswell"
         let chosen = try blas(["OPENBLAS_CORETYPE": ""])
-        XCTAssertEqual(chosen.core, "Haswell")
-        XCTAssertEqual(chosen.choice, "OPENBLAS_CORETYPE=Haswell (chosen by concord)")
+        XCTAssertEqual(chosen.core, expected)
+        XCTAssertEqual(chosen.choice, "OPENBLAS_CORETYPE=\(expected) (chosen by concord)")
         let given = try blas(["OPENBLAS_CORETYPE": "Sandybridge"])
         XCTAssertEqual(given.core, "Sandybridge")
         XCTAssertEqual(given.choice, "OPENBLAS_CORETYPE=Sandybridge (set by the environment)")

@@ -25,10 +25,13 @@ public enum CPUFeatures {
         return missing.isEmpty ? nil : missing
     }
 
-    /// Whether the AVX-512 kernels can run: the `skylake-avx512` target they are compiled for
-    /// uses the F, CD, BW, DQ and VL subsets.
+    /// The AVX-512 subsets of the `skylake-avx512` target: what the engine's AVX-512 kernels
+    /// (and OpenBLAS's SkylakeX family) execute.
+    public static let avx512Subsets: Set<String> = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
+
+    /// Whether the AVX-512 kernels can run on this CPU.
     public static var hasAVX512: Bool {
         guard let flags else { return false }
-        return ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
+        return avx512Subsets.isSubset(of: flags)
     }
 }
