@@ -69,6 +69,14 @@ enum GoldenOps {
         "info_nce": { c, x in
             ["loss": try need(x, "q").infoNCE(keys: try need(x, "k"), queue: try need(x, "queue"), temperature: try c.attr("temperature")).loss]
         },
+        "nt_xent": { c, x in
+            let z = Tensor.concat([try need(x, "z1").l2Normalized(dim: 1), try need(x, "z2").l2Normalized(dim: 1)], dim: 0)
+            return ["loss": z.ntXent(temperature: try c.attr("temperature"))]
+        },
+        "mse_masked": { c, x in
+            ["loss": try need(x, "pred").maskedMSE(target: try need(x, "target"), mask: try need(x, "mask"),
+                                                   normPixels: try c.attr("norm_pix", default: false))]
+        },
     ]
 
     /// A required input, or an error naming it.
