@@ -13,27 +13,27 @@ public enum RowKernels {
     /// erf(x) per lane (`erfLanes`), for tests.
     public static func erf(_ x: SIMD8<Float>) -> SIMD8<Float> { erfLanes(x) }
 
-    @inline(__always)
+    /// Polynomials run as fused multiply-adds (Horner): half the instructions of a multiply
+    /// then an add, and one rounding per step.
+    @_transparent
     static func expLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        // Only concrete SIMD8 operations (arithmetic, comparisons, bit casts): the generic
-        // ones (`clamped`, `rounded`, integer conversion) run lane by lane.
+        typealias V = SIMD8<Float>
         var c = x
-        c.replace(with: SIMD8(repeating: -87.3), where: c .< -87.3)
-        c.replace(with: SIMD8(repeating: 88), where: c .> 88)
+        c.replace(with: V(repeating: -87.3), where: c .< -87.3)
+        c.replace(with: V(repeating: 88), where: c .> 88)
         // n = round(c / ln 2) by the 1.5·2²³ trick, which also leaves n in the low bits.
-        let shifted = c * 1.442_695_04 + 12_582_912
+        let shifted = V(repeating: 12_582_912).addingProduct(c, V(repeating: 1.442_695_04))
         let n = shifted - 12_582_912
-        var r = c - n * 0.693_359_375   // ln 2 split in two for an exact first product
-        r = r + n * 2.121_944_4e-4
-        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
-        p = p * r + 1.398_199_95e-3
-        p = p * r + 8.333_451_9e-3
-        p = p * r + 4.166_579_6e-2
-        p = p * r + 1.666_666_55e-1
-        p = p * r + 5.000_000_12e-1
-        p = p * r * r + r + 1
+        var r = c.addingProduct(n, V(repeating: -0.693_359_375))   // ln 2 split in two
+        r = r.addingProduct(n, V(repeating: 2.121_944_4e-4))
+        var p = V(repeating: 1.398_199_95e-3).addingProduct(V(repeating: 1.987_569_15e-4), r)
+        p = V(repeating: 8.333_451_9e-3).addingProduct(p, r)
+        p = V(repeating: 4.166_579_6e-2).addingProduct(p, r)
+        p = V(repeating: 1.666_666_55e-1).addingProduct(p, r)
+        p = V(repeating: 5.000_000_12e-1).addingProduct(p, r)
+        p = (r + 1).addingProduct(p, r * r)
         let exponent = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &* 8_388_608   // (n + 127) << 23
-        var y = p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
+        var y = p * unsafeBitCast(exponent, to: V.self)
         y.replace(with: 0, where: x .< -87.3)
         y.replace(with: .infinity, where: x .> 88)
         return y
@@ -43,23 +43,22 @@ public enum RowKernels {
     /// relative of glibc's, and 1 − 1e-7 at the clamp).
     @inline(__always)
     static func erfLanes(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        typealias V = SIMD8<Float>
         var c = x
-        c.replace(with: SIMD8(repeating: -4), where: c .< -4)
-        c.replace(with: SIMD8(repeating: 4), where: c .> 4)
+        c.replace(with: V(repeating: -4), where: c .< -4)
+        c.replace(with: V(repeating: 4), where: c .> 4)
         let c2 = c * c
-        var p = SIMD8<Float>(repeating: -2.726_142_3e-10)
-        p = p * c2 + 2.770_681_4e-8
-        p = p * c2 - 2.101_024e-6
-        p = p * c2 - 5.692_506_4e-5
-        p = p * c2 - 7.349_906_3e-4
-        p = p * c2 - 2.954_599_8e-3
-        p = p * c2 - 1.609_603_3e-2
+        var p = V(repeating: 2.770_681_4e-8).addingProduct(V(repeating: -2.726_142_3e-10), c2)
+        p = V(repeating: -2.101_024e-6).addingProduct(p, c2)
+        p = V(repeating: -5.692_506_4e-5).addingProduct(p, c2)
+        p = V(repeating: -7.349_906_3e-4).addingProduct(p, c2)
+        p = V(repeating: -2.954_599_8e-3).addingProduct(p, c2)
+        p = V(repeating: -1.609_603_3e-2).addingProduct(p, c2)
         p = p * c
-        var q = SIMD8<Float>(repeating: -1.456_607_2e-5)
-        q = q * c2 - 2.133_740_6e-4
-        q = q * c2 - 1.682_827e-3
-        q = q * c2 - 7.373_329e-3
-        q = q * c2 - 1.426_474e-2
+        var q = V(repeating: -2.133_740_6e-4).addingProduct(V(repeating: -1.456_607_2e-5), c2)
+        q = V(repeating: -1.682_827e-3).addingProduct(q, c2)
+        q = V(repeating: -7.373_329e-3).addingProduct(q, c2)
+        q = V(repeating: -1.426_474e-2).addingProduct(q, c2)
         return p / q
     }
 
@@ -91,15 +90,18 @@ public enum RowKernels {
         forEachLane(count, full: { step($0, 8) }, tail: { step($0, $1) })
     }
 
-    /// y[r, :] = softmax(x[r, :]) for `rows` rows of `length`; x and y may be the same buffer.
-    public static func softmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, length n: Int) {
+    /// y[r, :] = softmax(scale · x[r, :]) for `rows` rows of `length` (x's rows `ldx` apart,
+    /// y's `ldy`; scale > 0); x and y may be the same buffer when their strides agree.
+    public static func softmaxRows(_ x: UnsafePointer<Float>, ldx: Int? = nil, _ y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
+                                   rows: Int, length n: Int, scale: Float = 1) {
+        let (ldx, ldy) = (ldx ?? n, ldy ?? n)
         for r in 0..<rows {
-            let xr = x + r * n, yr = y + r * n
+            let xr = x + r * ldx, yr = y + r * ldy
             var mx = -Float.infinity
             for i in 0..<n { mx = max(mx, xr[i]) }
             var sums = SIMD8<Float>()
             @inline(__always) func step3(_ i: Int, _ count: Int) {
-                var e = expLanes(load(xr + i, count) - mx)
+                var e = expLanes((load(xr + i, count) - mx) * scale)
                 for k in count..<8 { e[k] = 0 }   // lanes past the row add nothing
                 sums += e
                 store(e, yr + i, count)
@@ -110,11 +112,84 @@ public enum RowKernels {
         }
     }
 
-    /// dx[r, :] (=|+=) y ⊙ (dy − Σ dy ⊙ y) per row; `into` may be `grad` when not accumulating.
-    public static func softmaxRowsBackward(output y: UnsafePointer<Float>, grad g: UnsafePointer<Float>,
-                                           into dx: UnsafeMutablePointer<Float>, rows: Int, length n: Int, accumulate: Bool) {
+    /// probs[r, :] = softmax(scale · scores[r, :]) for `rows` rows of `length`: the attention
+    /// form, on whole vectors. `scores` rows are `ld` apart, ld ≥ `length` rounded up to 8
+    /// (what lies past `length` is ignored), and are overwritten; `probs` rows are `length`
+    /// apart, and its last row must be readable 8 floats past its end. scale > 0.
+    public static func attentionSoftmax(scores s: UnsafeMutablePointer<Float>, ld: Int, into p: UnsafeMutablePointer<Float>,
+                                        rows: Int, length n: Int, scale: Float) {
+        typealias V = SIMD8<Float>
+        let vectors = (n + 7) / 8, rest = n - (vectors - 1) * 8
+        var lane = V()
+        for l in 0..<8 { lane[l] = Float(l) }
+        let past = lane .>= V(repeating: Float(rest))   // the last vector's lanes past the row
+        let sc = V(repeating: scale)
+        // Two rows at a time: each row is a chain of dependent passes (maximum, exponentials,
+        // sum, scaling), and two independent chains keep the vector units busy.
+        var r = 0
+        while r < rows {
+            let second = min(r + 1, rows - 1)   // a last odd row is computed twice
+            let s0 = UnsafeMutableRawPointer(s + r &* ld), s1 = UnsafeMutableRawPointer(s + second &* ld)
+            @inline(__always) func scores(_ row: UnsafeMutableRawPointer, _ v: Int) -> V {
+                var x = row.loadUnaligned(fromByteOffset: v &* 32, as: V.self)
+                if v == vectors &- 1 { x.replace(with: -.infinity, where: past) }
+                return x
+            }
+            var top0 = V(repeating: -.infinity), top1 = top0
+            for v in 0..<vectors {
+                let x0 = scores(s0, v), x1 = scores(s1, v)
+                top0.replace(with: x0, where: x0 .> top0)
+                top1.replace(with: x1, where: x1 .> top1)
+            }
+            var m0 = top0[0], m1 = top1[0]
+            for l in 1..<8 { m0 = max(m0, top0[l]); m1 = max(m1, top1[l]) }
+            let shift0 = V(repeating: m0 * scale), shift1 = V(repeating: m1 * scale)
+            var sums0 = V(), sums1 = V()
+            for v in 0..<vectors {
+                let e0 = expLanes(scores(s0, v) * sc - shift0), e1 = expLanes(scores(s1, v) * sc - shift1)   // 0 past the row
+                sums0 += e0
+                sums1 += e1
+                s0.storeBytes(of: e0, toByteOffset: v &* 32, as: V.self)
+                s1.storeBytes(of: e1, toByteOffset: v &* 32, as: V.self)
+            }
+            let inv0 = V(repeating: 1 / sums0.sum()), inv1 = V(repeating: 1 / sums1.sum())
+            @inline(__always) func normalize(_ row: Int, _ exps: UnsafeMutableRawPointer, _ inv: V) {
+                let out = UnsafeMutableRawPointer(p + row &* n)
+                for v in 0..<(vectors &- 1) {
+                    out.storeBytes(of: exps.loadUnaligned(fromByteOffset: v &* 32, as: V.self) * inv, toByteOffset: v &* 32, as: V.self)
+                }
+                let last = (vectors &- 1) &* 32
+                var kept = out.loadUnaligned(fromByteOffset: last, as: V.self)
+                kept.replace(with: exps.loadUnaligned(fromByteOffset: last, as: V.self) * inv, where: .!past)
+                out.storeBytes(of: kept, toByteOffset: last, as: V.self)
+            }
+            normalize(r, s0, inv0)
+            normalize(second, s1, inv1)
+            r += 2
+        }
+    }
+
+    /// t[c, r] = a[r, c] for a [rows, columns] with rows `lda` apart into t with rows `ldt` apart.
+    public static func transpose(rows: Int, columns: Int, _ a: UnsafePointer<Float>, lda: Int,
+                                 into t: UnsafeMutablePointer<Float>, ldt: Int) {
         for r in 0..<rows {
-            let yr = y + r * n, gr = g + r * n, dr = dx + r * n
+            let row = a + r &* lda
+            var out = t + r
+            for c in 0..<columns {
+                out.pointee = row[c]
+                out += ldt
+            }
+        }
+    }
+
+    /// dx[r, :] (=|+=) scale · y ⊙ (dy − Σ dy ⊙ y) per row (rows of y, dy and dx `ldy`, `ldg`,
+    /// `ldd` apart); `into` may be `grad` when not accumulating and their strides agree.
+    public static func softmaxRowsBackward(output y: UnsafePointer<Float>, ldy: Int? = nil, grad g: UnsafePointer<Float>, ldg: Int? = nil,
+                                           into dx: UnsafeMutablePointer<Float>, ldd: Int? = nil, rows: Int, length n: Int,
+                                           scale: Float = 1, accumulate: Bool) {
+        let (ldy, ldg, ldd) = (ldy ?? n, ldg ?? n, ldd ?? n)
+        for r in 0..<rows {
+            let yr = y + r * ldy, gr = g + r * ldg, dr = dx + r * ldd
             var dots = SIMD8<Float>()
             @inline(__always) func step4(_ i: Int, _ count: Int) {
                 dots += load(gr + i, count) * load(yr + i, count)
@@ -122,10 +197,34 @@ public enum RowKernels {
             forEachLane(n, full: { step4($0, 8) }, tail: { step4($0, $1) })
             let dot = dots.sum()
             @inline(__always) func step5(_ i: Int, _ count: Int) {
-                let v = load(yr + i, count) * (load(gr + i, count) - dot)
+                let v = load(yr + i, count) * (load(gr + i, count) - dot) * scale
                 store(accumulate ? load(dr + i, count) + v : v, dr + i, count)
             }
             forEachLane(n, full: { step5($0, 8) }, tail: { step5($0, $1) })
+        }
+    }
+
+    /// c[0..<n] = Σ over rows t of a[t·n ..< t·n + n], t running over `length` rows from each
+    /// start in `segments` in order, each column summed in that order (a bias gradient over
+    /// the token rows of some images; the same bits at any vector width).
+    public static func sumRows(segments: UnsafeBufferPointer<Int>, length: Int, n: Int, a: UnsafePointer<Float>,
+                               into c: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        var j = 0
+        while j + 8 <= n {
+            var s = V()
+            for start in segments {
+                var row = UnsafeRawPointer(a + (start &* n &+ j))
+                for _ in 0..<length { s += row.loadUnaligned(as: V.self); row += n &* 4 }
+            }
+            UnsafeMutableRawPointer(c + j).storeBytes(of: s, as: V.self)
+            j += 8
+        }
+        while j < n {
+            var s: Float = 0
+            for start in segments { for t in 0..<length { s += a[(start &+ t) &* n &+ j] } }
+            c[j] = s
+            j += 1
         }
     }
 

@@ -12,6 +12,8 @@ public enum Autograd {
         let output: Tensor
         let inputs: [Tensor]
         let backward: (Tensor) -> Void
+        let op: StaticString
+        let backwardFlops: Double
     }
 
     nonisolated(unsafe) static var tape: [Entry] = []
@@ -40,12 +42,16 @@ public enum Autograd {
 
     /// Records `output = f(inputs)` if any input needs a gradient. `backward` receives the
     /// output's gradient and must accumulate into the inputs (see `Tensor.accumulateGrad`).
-    static func record(_ output: Tensor, inputs: [Tensor], backward: @escaping (Tensor) -> Void) {
+    /// `op` names the op in `OpProfile`; `flops` counts a GEMM-like op's floating-point
+    /// operations forward and backward.
+    static func record(_ output: Tensor, inputs: [Tensor], op: StaticString = "other", flops: (forward: Double, backward: Double) = (0, 0),
+                       backward: @escaping (Tensor) -> Void) {
+        if OpProfile.isEnabled { OpProfile.forwardDone(op, flops: flops.forward) }
         guard enabled, inputs.contains(where: { $0.requiresGrad }) else { return }
         output.requiresGrad = true
         output.isLeaf = false
         for t in inputs where t.requiresGrad && t.isLeaf { t.pendingUses += 1 }
-        tape.append(Entry(output: output, inputs: inputs, backward: backward))
+        tape.append(Entry(output: output, inputs: inputs, backward: backward, op: op, backwardFlops: flops.backward))
     }
 
     static func runBackward(from root: Tensor, seed: Tensor) {
@@ -60,7 +66,9 @@ public enum Autograd {
         // Each entry is dropped once run, so the activations only it saved go back to the
         // buffer pool while backward still allocates gradients.
         while let e = entries.popLast() {
-            if let g = e.output.grad { e.backward(g) }
+            if let g = e.output.grad {
+                if OpProfile.isEnabled { OpProfile.backward(e.op, flops: e.backwardFlops) { e.backward(g) } } else { e.backward(g) }
+            }
             // Intermediate gradients are dead once propagated: return their buffers now.
             if !e.output.isLeaf { e.output.grad = nil }
             for t in e.inputs where t.requiresGrad && t.isLeaf { fireIfReady(t, decrement: true) }

@@ -63,14 +63,11 @@ public struct BatchReduction: Equatable, Sendable {
     /// tree: `body(image, chunkSums)` adds the image's values into the `size` sums of its chunk.
     public func sum(images n: Int, size: Int, _ body: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
         let chunks = chunks(images: n)
-        var all = [Double](repeating: 0, count: chunks * size)   // all: [chunks, size]
-        all.withUnsafeMutableBufferPointer { p in
-            let base = p.baseAddress!
+        return BufferPool.shared.withDoubles(chunks * size) { base in   // base: [chunks, size]
             for image in 0..<n { body(image, base + chunk(of: image) * size) }
             Self.combine(base, chunks: chunks, size: size)
+            return Array(UnsafeBufferPointer(start: base, count: size))
         }
-        all.removeLast(all.count - size)
-        return all
     }
 }
 

@@ -3,8 +3,14 @@ import Foundation
 /// Recycles float buffers by element count, so a training step that repeats the same
 /// shapes allocates nothing once the first step has filled the pool.
 ///
-/// Buffers are 64-byte aligned (one cache line, one AVX-512 vector).
+/// Buffers are 64-byte aligned (one cache line, one AVX-512 vector) and readable `slack`
+/// floats past their end, so a register-tiled kernel may load (and store back unchanged) whole
+/// vectors across the end of a matrix row (`TileGemmProblem`).
 public final class BufferPool: @unchecked Sendable {
+    /// Floats readable past the end of every buffer: a whole tile of the widest kernels (96)
+    /// and a little more.
+    public static let slack = 128
+
     /// The process-wide pool every `Tensor` draws from.
     public static let shared = BufferPool()
 
@@ -43,8 +49,10 @@ public final class BufferPool: @unchecked Sendable {
         }
         allocationsCounter += 1
         lock.unlock()
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
-        return raw.bindMemory(to: Float.self, capacity: n)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: (n + Self.slack) * 4, alignment: 64)
+        // The slack is never used as a value (only loaded and stored back), but it must be defined memory.
+        (raw + n * 4).initializeMemory(as: Float.self, repeating: 0, count: Self.slack)
+        return raw.bindMemory(to: Float.self, capacity: n + Self.slack)
     }
 
     /// Gives a buffer obtained from `take(count)` back for reuse.
@@ -55,6 +63,18 @@ public final class BufferPool: @unchecked Sendable {
         pooledBytesCounter += n * 4
         free[n, default: []].append(pointer)
         lock.unlock()
+    }
+
+    /// Runs `body` on `count` zeroed doubles drawn from the pool (as 2·count floats): the
+    /// per-chunk sums of a batch reduction, megabytes for a large layer, which as a fresh
+    /// array each call would be mapped and zero-filled page by page again every step.
+    public func withDoubles<R>(_ count: Int, _ body: (UnsafeMutablePointer<Double>) throws -> R) rethrows -> R {
+        let floats = take(2 * count)
+        defer { give(floats, count: 2 * count) }
+        let doubles = UnsafeMutableRawPointer(floats).bindMemory(to: Double.self, capacity: count)
+        doubles.update(repeating: 0, count: count)
+        defer { UnsafeMutableRawPointer(floats).bindMemory(to: Float.self, capacity: 2 * count) }
+        return try body(doubles)
     }
 
     /// Frees every pooled buffer (live ones are untouched), so a phase with other shapes (an

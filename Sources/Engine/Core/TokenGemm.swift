@@ -1,145 +1,93 @@
 import EngineKernels
 import EngineKernelsAVX512
 
-/// Matrix products of token rows on the shifted-GEMM kernels (`ShiftedGemm`), whose every
-/// element of C is one chain of FMAs over k in order: a row's bits depend neither on how many
-/// rows the call holds nor on where the row sits, nor on the vector width. OpenBLAS rounds the
-/// last rows of a product in its tail kernel, so with SGEMM a token-row layer needed one call
-/// per image (its B operand packed again each time); here one call covers the whole batch and
-/// N ranks still produce the bits of one process.
+/// Matrix products of token rows and attention heads on the register-tiled kernels
+/// (`TileGemmKernel`), whose every element of C is one chain of FMAs over the inner rows in
+/// order: a row's bits depend neither on how many rows the call holds nor on where the row
+/// sits, nor on the vector width. OpenBLAS rounds the last rows of a product in its tail
+/// kernel, so with SGEMM a token-row layer needed one call per image; here one call covers the
+/// whole batch and N ranks still produce the bits of one process.
 ///
-/// B is packed once per call into panels of one tile's columns, [k, width] each and
-/// contiguous, so the kernels stream it from L1/L2 instead of striding through its rows; A is
-/// taken in blocks of rows that stay in L2 while every panel passes over them.
-enum TokenGemm {
-    /// Floats of A per row block (256 KB): the block stays in L2 while the panels pass.
-    static let blockFloats = 1 << 16
-
-    /// B [k, n] packed panel after panel: panel j is columns j·width ..< (j+1)·width of every
-    /// row, [k, width] contiguous, zero past n.
-    struct Panels {
-        let buffer: UnsafeMutablePointer<Float>
-        let width: Int, k: Int, n: Int
-        var count: Int { (n + width - 1) / width }
-
-        /// Packs the rows starting at `base + rowOffsets[p]`, p = 0..<k, each n floats.
-        init(k: Int, n: Int, base: UnsafePointer<Float>, rowOffsets: [Int]) {
-            self.init(uninitializedK: k, n: n)
-            rowOffsets.withUnsafeBufferPointer { o in
-                TokenGemmAVX2.packRows(k: k, n: n, width: width, base: base, rowOffsets: o.baseAddress!, into: buffer)
+/// Operands are read in place — A through two strides (row-major or transposed), B row by
+/// row — so nothing is packed but a transposed weight. B and C must be readable a whole tile
+/// past column n (`TileGemmProblem`); every tensor's buffer is (`BufferPool.slack`).
+public enum TokenGemm {
+    /// Runs one product on the kernels in use (`ShiftedGemm.kernels`). With AVX-512 on a core
+    /// whose 512-bit multiply-adds do no more work per cycle than 256-bit ones (AMD Zen 4), a
+    /// product whose n is not a multiple of 16 runs 8 wide: fewer wasted lanes (an attention
+    /// head of 24 fills three 8-lane vectors, but only 75 % of two 16-lane ones).
+    static func run(_ q: TileGemmProblem) {
+        switch ShiftedGemm.kernels {
+        case .avx512:
+            if !fullWidth512 && q.n % 16 != 0 && usefulLanes(q.n, 8) > usefulLanes(q.n, 16) {
+                TileGemmAVX512.multiplyNarrow(q)
+            } else {
+                TileGemmAVX512.multiply(q)
             }
-        }
-
-        /// Packs k rows of n floats, `ld` apart from `base`.
-        init(k: Int, n: Int, base: UnsafePointer<Float>, ld: Int) {
-            self.init(k: k, n: n, base: base, rowOffsets: (0..<k).map { $0 * ld })
-        }
-
-        /// Packs Bᵀ for B = `matrix` [n, k] with rows `ld` apart (a weight [O, I] as the [I, O]
-        /// operand of x·Wᵀ; the keys of a head as the operand of q·kᵀ).
-        init(transposing matrix: UnsafePointer<Float>, rows n: Int, columns k: Int, ld: Int? = nil) {
-            self.init(uninitializedK: k, n: n)
-            for c in 0..<n {
-                let src = matrix + c * (ld ?? k), (j, t) = c.quotientAndRemainder(dividingBy: width)
-                for p in 0..<k { buffer[(j * k + p) * width + t] = src[p] }
-            }
-        }
-
-        private init(uninitializedK k: Int, n: Int) {
-            (self.width, self.k, self.n) = (ShiftedGemm.tileColumns, k, n)
-            let total = (n + width - 1) / width * k * width
-            buffer = .allocate(capacity: total)
-            // Packing writes every column below n; only a partial last panel needs zeros.
-            if n % width != 0 { buffer.initialize(repeating: 0, count: total) }
-        }
-
-        func deallocate() { buffer.deallocate() }
-    }
-
-    /// C[m, n] (=|+=) A[m, k] · B with B packed. Any m: the last m mod 4 rows go through a
-    /// zero-padded block of four.
-    static func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, b: Panels, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        let (n, k, w) = (b.n, b.k, b.width)
-        let offsets = (0..<k).map { $0 * w }
-        offsets.withUnsafeBufferPointer { o in
-            let rowOffsets = o.baseAddress!
-            func product(rows: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
-                for j in 0..<b.count {
-                    ShiftedGemm.multiply(m: rows, n: min(w, n - j * w), k: k, a: a, lda: lda, base: b.buffer + j * k * w,
-                                         rowOffsets: rowOffsets, c: c + j * w, ldc: ldc, accumulate: accumulate)
-                }
-            }
-            let tile = ShiftedGemm.tileRows, full = m / tile * tile
-            let block = max(8, min(256, blockFloats / max(k, 1)) / 8 * 8)
-            var r0 = 0
-            while r0 < full {
-                let rows = min(block, full - r0)
-                product(rows: rows, a: a + r0 * lda, lda: lda, c: c + r0 * ldc, ldc: ldc)
-                r0 += rows
-            }
-            let rest = m - full
-            guard rest > 0 else { return }
-            let stagedA = UnsafeMutablePointer<Float>.allocate(capacity: tile * k)   // [4, k]
-            let stagedC = UnsafeMutablePointer<Float>.allocate(capacity: tile * n)   // [4, n]
-            defer { stagedA.deallocate(); stagedC.deallocate() }
-            stagedA.initialize(repeating: 0, count: tile * k)
-            stagedC.initialize(repeating: 0, count: tile * n)
-            for r in 0..<rest {
-                (stagedA + r * k).update(from: a + (full + r) * lda, count: k)
-                if accumulate { (stagedC + r * n).update(from: c + (full + r) * ldc, count: n) }
-            }
-            product(rows: tile, a: stagedA, lda: k, c: stagedC, ldc: n)
-            for r in 0..<rest { (c + (full + r) * ldc).update(from: stagedC + r * n, count: n) }
+        case .avx2: TileGemmAVX2.multiply(q)
         }
     }
 
-    /// C[m, n] (=|+=) A[·, m]ᵀ · B for A [k, m] with rows `lda` apart, read transposed by the
-    /// kernel (no copy), and B packed [k, n]; C's rows `ldc` apart.
-    static func multiplyTransposedA(m: Int, a: UnsafePointer<Float>, lda: Int, b: Panels,
-                                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        multiplyTransposedA(m: m, a: a, rowOffsets: (0..<b.k).map { $0 * lda }, b: b, c: c, ldc: ldc, accumulate: accumulate)
-    }
+    /// The share of the lanes of n columns in whole vectors of `width` that hold columns.
+    static func usefulLanes(_ n: Int, _ width: Int) -> Double { Double(n) / Double((n + width - 1) / width * width) }
 
-    /// Rows of Aᵀ per block: their cache lines stay in L2 while every panel of B passes.
-    static let transposedBlockRows = 32
-
-    /// C[m, n] (=|+=) Σ_p A(·, p)ᵀ B[p, :] where row p of A (m floats) starts at
-    /// `a + rowOffsets[p]` — picked rows of a gradient, read transposed by the kernel.
-    static func multiplyTransposedA(m: Int, a: UnsafePointer<Float>, rowOffsets: [Int], b: Panels,
-                                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        let (k, w) = (b.k, b.width), padded = b.count * w
-        let product = UnsafeMutablePointer<Float>.allocate(capacity: m * padded)   // [m, panels·width]
-        defer { product.deallocate() }
-        rowOffsets.withUnsafeBufferPointer { o in
-            let aOffsets = o.baseAddress!
-            var i0 = 0
-            while i0 < m {
-                let rows = min(transposedBlockRows, m - i0)
-                for j in 0..<b.count {
-                    let panel = b.buffer + j * k * w, out = product + i0 * padded + j * w
-                    switch ShiftedGemm.kernels {
-                    case .avx512: TokenGemmAVX512.multiplyTransposedA(m: rows, k: k, a: a + i0, aOffsets: aOffsets, panel: panel, c: out, ldc: padded)
-                    case .avx2: TokenGemmAVX2.multiplyTransposedA(m: rows, k: k, a: a + i0, aOffsets: aOffsets, panel: panel, c: out, ldc: padded)
-                    }
-                }
-                i0 += rows
-            }
+    /// Whether 16-wide multiply-adds do clearly more work per cycle than 8-wide ones on this
+    /// core (Intel's and Zen 5's 512-bit units; not Zen 4's, which splits them in two):
+    /// measured once, a few milliseconds, the best of three rounds each. The choice changes
+    /// speed only: every element is the same chain of multiply-adds at either width.
+    static let fullWidth512: Bool = {
+        guard CPUFeatures.hasAVX512 else { return false }
+        let iterations = 200_000
+        var best8 = 0.0, best16 = 0.0
+        for _ in 0..<3 {
+            var t0 = OpProfile.now()
+            let narrow = TileGemmAVX512.runNarrowFMALoop(iterations: iterations)
+            var t1 = OpProfile.now()
+            best8 = max(best8, Double(TileGemmAVX512.narrowFlopsPerIteration) / (t1 - t0))
+            t0 = OpProfile.now()
+            let wide = FMALoopAVX512.run(iterations: iterations)
+            t1 = OpProfile.now()
+            best16 = max(best16, Double(FMALoopAVX512.flopsPerIteration) / (t1 - t0))
+            if !(narrow + wide).isFinite { return true }
         }
-        for r in 0..<m {
-            let src = product + r * padded, dst = c + r * ldc
-            if accumulate { for j in 0..<b.n { dst[j] += src[j] } } else { dst.update(from: src, count: b.n) }
+        return best16 > 1.4 * best8
+    }()
+
+    /// The tile kernels in use, for logs and the bench: the instruction set, and on AVX-512
+    /// whether narrow vectors serve the products whose width is not a multiple of 16.
+    public static var kernelDescription: String {
+        switch ShiftedGemm.kernels {
+        case .avx2: return "avx2"
+        case .avx512: return fullWidth512 ? "avx512 (16 lanes)" : "avx512 (8 lanes where n is not a multiple of 16)"
         }
     }
 
-    /// dW [O, I] and db [O] over the listed token rows of the output gradient g [·, O] and the
-    /// input x [·, I], each element summed over the rows in list order: dW = gᵀ · x with g read
-    /// in place (transposed by the kernel) and x's rows packed, db = the rows' sum.
+    /// y[rows, O] = x[rows, I] · Wᵀ (+ bias) for W [O, I].
+    static func linear(rows: Int, x: UnsafePointer<Float>, weight: Tensor, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        let (o, i) = (weight.shape[0], weight.shape[1])
+        let wt = Tensor(uninitializedShape: [i, o])   // wt: Wᵀ [I, O]
+        for r in 0..<o { for c in 0..<i { wt.data[c * o + r] = weight.data[r * i + c] } }
+        run(TileGemmProblem(m: rows, n: o, k: i, a: x, sa: i, st: 1, b: wt.data, ldb: o, c: y, ldc: o,
+                            start: bias.map { .row($0) } ?? .zero))
+    }
+
+    /// dX[rows, I] (=|+=) dY[rows, O] · W for W [O, I], read in place.
+    static func inputGradient(rows: Int, g: UnsafePointer<Float>, weight: Tensor, dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let (o, i) = (weight.shape[0], weight.shape[1])
+        run(TileGemmProblem(m: rows, n: i, k: o, a: g, sa: o, st: 1, b: weight.data, ldb: i, c: dx, ldc: i,
+                            start: accumulate ? .accumulate : .zero))
+    }
+
+    /// dW [O, I] and db [O] over the token rows of the listed images (`rowsPerImage` rows
+    /// each), each element summed over the rows in list order: dW = gᵀ · x with g read
+    /// transposed in place and x's rows in place, db = the rows' sum.
     static func weightGradient(g: UnsafePointer<Float>, outputs o: Int, x: UnsafePointer<Float>, inputs i: Int,
-                               rows: [Int], dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>) {
-        let panels = Panels(k: rows.count, n: i, base: x, rowOffsets: rows.map { $0 * i })
-        defer { panels.deallocate() }
-        let offsets = rows.map { $0 * o }
-        multiplyTransposedA(m: o, a: g, rowOffsets: offsets, b: panels, c: dw, ldc: i, accumulate: false)
-        offsets.withUnsafeBufferPointer { TokenGemmAVX2.sumRows(k: rows.count, n: o, a: g, aOffsets: $0.baseAddress!, c: db) }
+                               images: [Int], rowsPerImage: Int, dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>) {
+        let starts = images.map { $0 * rowsPerImage }
+        starts.withUnsafeBufferPointer { segments in
+            run(TileGemmProblem(m: o, n: i, k: rowsPerImage, a: g, sa: 1, st: o, b: x, ldb: i, c: dw, ldc: i,
+                                segments: segments))
+            RowKernels.sumRows(segments: segments, length: rowsPerImage, n: o, a: g, into: db)
+        }
     }
 }

@@ -252,9 +252,7 @@ extension ConvGeometry {
         let size = o * colRows
         let chunks = reduction.chunks(images: n)
         let parts = max(1, min(Parallel.threads, units.count))
-        var sums = [Double](repeating: 0, count: parts * chunks * size)   // sums: [parts, chunks, O·C·kh·kw]
-        sums.withUnsafeMutableBufferPointer { all in
-            let base = all.baseAddress!
+        return BufferPool.shared.withDoubles(parts * chunks * size) { base in   // base: [parts, chunks, O·C·kh·kw]
             Parallel.chunks(units.count) { part, range in
                 let product = Tensor(uninitializedShape: [o, colRows])
                 body(range) { unit, write in
@@ -265,8 +263,8 @@ extension ConvGeometry {
             }
             for part in 1..<parts { for i in 0..<(chunks * size) { base[i] += base[part * chunks * size + i] } }
             BatchReduction.combine(base, chunks: chunks, size: size)
+            return Array(UnsafeBufferPointer(start: base, count: size))
         }
-        return Array(sums[0..<size])
     }
 
     /// Copies one image's output gradient [O, Ho, Wo] onto the output grid: row o of `dst`

@@ -8,7 +8,7 @@ extension Tensor {
         let n = count
         let px = data, py = y.data
         VectorMath.relu(px, py, n)
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "relu") { [self] g in
             let pg = g.data
             accumulateGrad { d, overwrite in VectorMath.reluBackward(output: py, grad: pg, into: d, n, accumulate: !overwrite) }
         }
@@ -22,7 +22,7 @@ extension Tensor {
         let n = count
         let px = data
         RowKernels.gelu(px, y.data, n)
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "gelu") { [self] g in
             let pg = g.data
             accumulateGrad { d, overwrite in RowKernels.geluBackward(input: px, grad: pg, into: d, n, accumulate: !overwrite) }
         }

@@ -2,9 +2,10 @@ import EngineKernels
 
 /// Scaled dot-product attention, and multi-head self-attention on a packed `qkv` tensor.
 ///
-/// Every head is a pair of products (`TokenGemm`) reading its q, k, v rows through a leading
-/// dimension, so timm's split `reshape(N, L, 3, H, D/H).permute(2, 0, 3, 1, 4)` and the
-/// merge back to [N, L, D] never copy a whole tensor; each product packs only its small B.
+/// Every head is a pair of register-tiled products (`TokenGemm.run`) reading its q, k, v rows
+/// in place through their row stride, so timm's split `reshape(N, L, 3, H, D/H).permute(2,
+/// 0, 3, 1, 4)` and the merge back to [N, L, D] never copy a whole tensor; only kᵀ (and vᵀ
+/// backward) is transposed, one head at a time, into a small zero-padded panel.
 extension Tensor {
     /// softmax(q kᵀ · scale) v over the last dimension: q [B,H,Lq,dh], k and v [B,H,Lk,dh] →
     /// [B,H,Lq,dh]; `scale` defaults to 1/√dh (PyTorch's `F.scaled_dot_product_attention`).
@@ -18,7 +19,7 @@ extension Tensor {
         let y = Tensor(uninitializedShape: [b, h, lq, dh])
         let query = HeadMatrix(rows: lq, dim: dh, heads: h), key = HeadMatrix(rows: lk, dim: dh, heads: h)
         let probs = geometry.forward(q: (q.data, query), k: (k.data, key), v: (v.data, key), out: (y.data, query))
-        Autograd.record(y, inputs: [q, k, v]) { g in
+        Autograd.record(y, inputs: [q, k, v], op: "attention", flops: geometry.flops) { g in
             geometry.backward(probs: probs, gradOut: (g.data, query),
                               q: (q, query), k: (k, key), v: (v, key))
         }
@@ -39,7 +40,7 @@ extension Tensor {
         let packed = HeadMatrix(packedRows: l, width: 3 * d, headDim: dh), merged = HeadMatrix(packedRows: l, width: d, headDim: dh)
         let p = qkv.data
         let probs = geometry.forward(q: (p, packed), k: (p + d, packed), v: (p + 2 * d, packed), out: (y.data, merged))
-        Autograd.record(y, inputs: [qkv]) { g in
+        Autograd.record(y, inputs: [qkv], op: "attention", flops: geometry.flops) { g in
             geometry.backward(probs: probs, gradOut: (g.data, merged),
                               q: (qkv, packed), k: (qkv, packed.shifted(by: d)), v: (qkv, packed.shifted(by: 2 * d)))
         }
@@ -79,77 +80,105 @@ struct AttentionGeometry {
     let batch, heads, queries, keys, headDim: Int
     let scale: Float
 
+    /// Floating-point operations of the two products forward and the four backward.
+    var flops: (forward: Double, backward: Double) {
+        let f = 4 * Double(batch * heads) * Double(queries * keys * headDim)
+        return (f, 2 * f)
+    }
+
+    /// Columns of a head's score rows: the keys rounded up to a whole AVX-512 vector, so the
+    /// score products and the softmax run on whole vectors (the lanes past the keys are
+    /// computed from kᵀ's padding and ignored).
+    var scoreColumns: Int { (keys + 15) / 16 * 16 }
+
     /// Runs every head; returns the attention probabilities [B, H, Lq, Lk] backward needs.
     func forward(q: (UnsafeMutablePointer<Float>, HeadMatrix), k: (UnsafeMutablePointer<Float>, HeadMatrix),
                  v: (UnsafeMutablePointer<Float>, HeadMatrix), out: (UnsafeMutablePointer<Float>, HeadMatrix)) -> Tensor {
         let probs = Tensor(uninitializedShape: [batch, heads, queries, keys])   // probs: [B, H, Lq, Lk]
+        let ld = scoreColumns
+        let kt = Tensor.zeros([headDim, ld])                   // kt: [dh, Lk padded], one head's kᵀ
+        let scores = Tensor(uninitializedShape: [queries, ld])   // scores: [Lq, Lk padded]
         for b in 0..<batch {
+            if b + 1 < batch { warm(image: b + 1, [q, k, v, out]) }
             for h in 0..<heads {
                 let p = probs.data + (b * heads + h) * queries * keys
-                // scores[Lq, Lk] = scale · q[Lq, dh] · k[Lk, dh]ᵀ, then softmax per row in place
-                let kt = TokenGemm.Panels(transposing: k.0 + k.1.start(b, h), rows: keys, columns: headDim, ld: k.1.rowStride)
-                TokenGemm.multiply(m: queries, a: q.0 + q.1.start(b, h), lda: q.1.rowStride, b: kt, c: p, ldc: keys, accumulate: false)
-                kt.deallocate()
-                RowKernels.scale(p, by: scale, count: queries * keys)
-                RowKernels.softmaxRows(p, p, rows: queries, length: keys)
+                // scores = q · kᵀ, then probs = softmax(scale · scores) per row
+                transpose(k, b, h, into: kt.data, ld: ld)
+                TokenGemm.run(TileGemmProblem(m: queries, n: keys, k: headDim, a: q.0 + q.1.start(b, h), sa: q.1.rowStride, st: 1,
+                                              b: kt.data, ldb: ld, c: scores.data, ldc: ld))
+                RowKernels.attentionSoftmax(scores: scores.data, ld: ld, into: p, rows: queries, length: keys, scale: scale)
                 // out[Lq, dh] = probs · v[Lk, dh]
-                let vs = rows(of: v, b, h, count: keys)
-                TokenGemm.multiply(m: queries, a: p, lda: keys, b: vs, c: out.0 + out.1.start(b, h), ldc: out.1.rowStride, accumulate: false)
-                vs.deallocate()
+                TokenGemm.run(TileGemmProblem(m: queries, n: headDim, k: keys, a: p, sa: keys, st: 1,
+                                              b: v.0 + v.1.start(b, h), ldb: v.1.rowStride,
+                                              c: out.0 + out.1.start(b, h), ldc: out.1.rowStride))
             }
         }
         return probs
     }
 
-    /// The `count` rows of head (b, h) of `m`, packed as a product's B operand [count, dh].
-    private func rows(of m: (UnsafeMutablePointer<Float>, HeadMatrix), _ b: Int, _ h: Int, count: Int) -> TokenGemm.Panels {
-        TokenGemm.Panels(k: count, n: headDim, base: m.0 + m.1.start(b, h), ld: m.1.rowStride)
+    /// Reads image b's rows of every head of each matrix into the cache (`CacheWarming`):
+    /// the heads walk them with gaps, one cache miss at a time.
+    private func warm(image b: Int, _ matrices: [(UnsafeMutablePointer<Float>, HeadMatrix)]) {
+        for (base, m) in matrices {
+            // From the image's first row of its first head to the end of the image's block
+            // (in a packed qkv, k and v start D and 2D floats into it).
+            CacheWarming.touch(base + m.start(b, 0), count: m.batchStride - m.offset)
+        }
+    }
+
+    /// The rows of head (b, h) of `m` transposed into [dh, ld] (columns past the rows keep
+    /// their zeros).
+    private func transpose(_ m: (UnsafeMutablePointer<Float>, HeadMatrix), _ b: Int, _ h: Int,
+                           into t: UnsafeMutablePointer<Float>, ld: Int) {
+        RowKernels.transpose(rows: keys, columns: headDim, m.0 + m.1.start(b, h), lda: m.1.rowStride, into: t, ldt: ld)
     }
 
     /// Accumulates dq, dk, dv from the output gradient. q, k and v may be one tensor (packed
     /// qkv): each head writes its own disjoint columns of it.
     func backward(probs: Tensor, gradOut g: (UnsafeMutablePointer<Float>, HeadMatrix),
                   q: (Tensor, HeadMatrix), k: (Tensor, HeadMatrix), v: (Tensor, HeadMatrix)) {
-        let dScores = Tensor(uninitializedShape: [queries, keys])   // dScores: [Lq, Lk], one head at a time
-        let ds = dScores.data
         // A packed qkv gets one gradient buffer; the first of q, k, v to reach it creates it.
         var fresh: [ObjectIdentifier: Bool] = [:]
-        func target(_ t: Tensor) -> (UnsafeMutablePointer<Float>, Bool)? {
+        func target(_ t: Tensor) -> (UnsafeMutablePointer<Float>, TileGemmProblem.Start)? {
             guard t.requiresGrad else { return nil }
-            if let overwrite = fresh[ObjectIdentifier(t)] { return (t.grad!.data, !overwrite) }
+            if let overwrite = fresh[ObjectIdentifier(t)] { return (t.grad!.data, overwrite ? .zero : .accumulate) }
             var pointer: UnsafeMutablePointer<Float>!, wasFresh = false
             t.accumulateGrad { d, overwrite in pointer = d; wasFresh = overwrite }
             fresh[ObjectIdentifier(t)] = wasFresh
-            return (pointer, !wasFresh)
+            return (pointer, wasFresh ? .zero : .accumulate)
         }
         let dq = target(q.0), dk = target(k.0), dv = target(v.0)
+        let ld = scoreColumns
+        let vt = Tensor.zeros([headDim, ld])                  // vt: [dh, Lk padded], one head's vᵀ
+        let dScores = Tensor(uninitializedShape: [queries, ld])   // dScores: [Lq, Lk padded], one head at a time
+        let ds = dScores.data
+        var reads: [(UnsafeMutablePointer<Float>, HeadMatrix)] = [(q.0.data, q.1), (k.0.data, k.1), (v.0.data, v.1), g]
+        for (target, m) in [(dq, q.1), (dk, k.1), (dv, v.1)] { if let target { reads.append((target.0, m)) } }
         for b in 0..<batch {
+            if b + 1 < batch { warm(image: b + 1, reads) }
             for h in 0..<heads {
                 let p = probs.data + (b * heads + h) * queries * keys
                 let gOut = g.0 + g.1.start(b, h)
-                if let (dv, accumulate) = dv {   // dv[Lk, dh] = probsᵀ · dOut
-                    let gs = rows(of: g, b, h, count: queries)
-                    TokenGemm.multiplyTransposedA(m: keys, a: p, lda: keys, b: gs, c: dv + v.1.start(b, h), ldc: v.1.rowStride,
-                                                  accumulate: accumulate)
-                    gs.deallocate()
+                if let (dv, start) = dv {   // dv[Lk, dh] = probsᵀ · dOut
+                    TokenGemm.run(TileGemmProblem(m: keys, n: headDim, k: queries, a: p, sa: 1, st: keys, b: gOut, ldb: g.1.rowStride,
+                                                  c: dv + v.1.start(b, h), ldc: v.1.rowStride, start: start))
                 }
                 guard dq != nil || dk != nil else { continue }
                 // dProbs[Lq, Lk] = dOut · vᵀ; dScores = scale · probs ⊙ (dProbs − Σ_row dProbs ⊙ probs)
-                let vt = TokenGemm.Panels(transposing: v.0.data + v.1.start(b, h), rows: keys, columns: headDim, ld: v.1.rowStride)
-                TokenGemm.multiply(m: queries, a: gOut, lda: g.1.rowStride, b: vt, c: ds, ldc: keys, accumulate: false)
-                vt.deallocate()
-                RowKernels.softmaxRowsBackward(output: p, grad: ds, into: ds, rows: queries, length: keys, accumulate: false)
-                RowKernels.scale(ds, by: scale, count: queries * keys)
-                if let (dq, accumulate) = dq {   // dq[Lq, dh] = dScores · k
-                    let ks = rows(of: (k.0.data, k.1), b, h, count: keys)
-                    TokenGemm.multiply(m: queries, a: ds, lda: keys, b: ks, c: dq + q.1.start(b, h), ldc: q.1.rowStride, accumulate: accumulate)
-                    ks.deallocate()
+                transpose((v.0.data, v.1), b, h, into: vt.data, ld: ld)
+                TokenGemm.run(TileGemmProblem(m: queries, n: keys, k: headDim, a: gOut, sa: g.1.rowStride, st: 1,
+                                              b: vt.data, ldb: ld, c: ds, ldc: ld))
+                RowKernels.softmaxRowsBackward(output: p, grad: ds, ldg: ld, into: ds, ldd: ld, rows: queries, length: keys,
+                                               scale: scale, accumulate: false)
+                if let (dq, start) = dq {   // dq[Lq, dh] = dScores · k
+                    TokenGemm.run(TileGemmProblem(m: queries, n: headDim, k: keys, a: ds, sa: ld, st: 1,
+                                                  b: k.0.data + k.1.start(b, h), ldb: k.1.rowStride,
+                                                  c: dq + q.1.start(b, h), ldc: q.1.rowStride, start: start))
                 }
-                if let (dk, accumulate) = dk {   // dk[Lk, dh] = dScoresᵀ · q
-                    let qs = rows(of: (q.0.data, q.1), b, h, count: queries)
-                    TokenGemm.multiplyTransposedA(m: keys, a: ds, lda: keys, b: qs, c: dk + k.1.start(b, h), ldc: k.1.rowStride,
-                                                  accumulate: accumulate)
-                    qs.deallocate()
+                if let (dk, start) = dk {   // dk[Lk, dh] = dScoresᵀ · q
+                    TokenGemm.run(TileGemmProblem(m: keys, n: headDim, k: queries, a: ds, sa: 1, st: ld,
+                                                  b: q.0.data + q.1.start(b, h), ldb: q.1.rowStride,
+                                                  c: dk + k.1.start(b, h), ldc: k.1.rowStride, start: start))
                 }
             }
         }

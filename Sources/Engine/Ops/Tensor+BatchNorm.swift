@@ -97,7 +97,7 @@ extension Tensor {
             }
         }
         let inputs = [self] + [weight, bias, residual].compactMap { $0 }
-        Autograd.record(y, inputs: inputs) { [self] gOut in
+        Autograd.record(y, inputs: inputs, op: "batch_norm") { [self] gOut in
             // gOut belongs to this backward step (the tape drops it afterwards): with the fused
             // ReLU it is masked in place (dy·[y > 0]) during the pass that sums it, and it is
             // handed on as the residual's gradient without a copy.

@@ -18,7 +18,7 @@ extension Tensor {
         let y = Tensor(uninitializedShape: [g.n, g.o, g.ho, g.wo])
         g.forward(x: data, weight: weight.data, bias: bias?.data, y: y.data)
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
-        Autograd.record(y, inputs: inputs) { [self] gy in
+        Autograd.record(y, inputs: inputs, op: "conv2d", flops: g.flops) { [self] gy in
             if weight.requiresGrad || (bias?.requiresGrad ?? false) {
                 g.weightGradient(x: data, gy: gy.data, dw: weight.requiresGrad ? weight : nil,
                                  db: (bias?.requiresGrad ?? false) ? bias : nil)
@@ -116,8 +116,7 @@ extension ConvGeometry {
         let dy = Tensor(uninitializedShape: [o, group * hw])      // dy of one group: [O, G·HW]
         let partial = Tensor(uninitializedShape: [o, colRows])    // one chunk's dW
         let chunks = reduction.chunks(images: n)
-        var all = [Double](repeating: 0, count: chunks * size)   // all: [chunks, O·C·kh·kw]
-        all.withUnsafeMutableBufferPointer { p in
+        return BufferPool.shared.withDoubles(chunks * size) { all in   // all: [chunks, O·C·kh·kw]
             for chunk in 0..<chunks {
                 let members = Array(reduction.images(inChunk: chunk, of: n))
                 var start = 0
@@ -131,13 +130,12 @@ extension ConvGeometry {
                                b: cols.data, ldb: width, beta: start == 0 ? 0 : 1, c: partial.data, ldc: colRows)
                     start += count
                 }
-                let sums = p.baseAddress! + chunk * size
+                let sums = all + chunk * size
                 for e in 0..<size { sums[e] = Double(partial.data[e]) }
             }
-            BatchReduction.combine(p.baseAddress!, chunks: chunks, size: size)
+            BatchReduction.combine(all, chunks: chunks, size: size)
+            return Array(UnsafeBufferPointer(start: all, count: size))
         }
-        all.removeLast(all.count - size)
-        return all
     }
 
     func biasGradient(gy: UnsafePointer<Float>, db: Tensor) {
@@ -210,6 +208,8 @@ struct ConvGeometry {
     var outPlane: Int { o * ho * wo }
     var colRows: Int { c * kh * kw }
     var colCols: Int { ho * wo }
+    /// Floating-point operations of the product forward and of the two gradient products.
+    var flops: (forward: Double, backward: Double) { Tensor.gemmFlops(m: n * o, n: colCols, k: colRows) }
     /// Images lowered per GEMM: one when an image alone makes a wide enough GEMM (its output
     /// then needs no reshuffling), else enough for ≥ 512 columns.
     var imagesPerGroup: Int {

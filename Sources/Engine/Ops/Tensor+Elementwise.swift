@@ -7,7 +7,7 @@ extension Tensor {
         let n = a.count
         let pa = a.data, pb = b.data, py = y.data
         for i in 0..<n { py[i] = pa[i] + pb[i] }
-        Autograd.record(y, inputs: [a, b]) { g in
+        Autograd.record(y, inputs: [a, b], op: "add") { g in
             // The output's gradient is dropped once propagated: a takes its buffer, b adds a copy.
             if b.requiresGrad { b.addGrad(from: g) }
             if a.requiresGrad { a.takeGrad(g) }
@@ -22,7 +22,7 @@ extension Tensor {
         let n = a.count
         let pa = a.data, pb = b.data, py = y.data
         for i in 0..<n { let v = pa[i] + pb[i]; py[i] = v > 0 ? v : 0 }
-        Autograd.record(y, inputs: [a, b]) { g in
+        Autograd.record(y, inputs: [a, b], op: "add_relu") { g in
             for t in [a, b] where t.requiresGrad {
                 t.accumulateGrad { d, overwrite in
                     VectorMath.reluBackward(output: py, grad: g.data, into: d, n, accumulate: !overwrite)
@@ -37,7 +37,7 @@ extension Tensor {
         let y = Tensor(uninitializedShape: a.shape)
         let pa = a.data, py = y.data
         for i in 0..<a.count { py[i] = pa[i] * s }
-        Autograd.record(y, inputs: [a]) { g in
+        Autograd.record(y, inputs: [a], op: "scale") { g in
             let pg = g.data
             a.accumulateGrad { d, overwrite in
                 if overwrite { for i in 0..<a.count { d[i] = pg[i] * s } }
@@ -53,7 +53,7 @@ extension Tensor {
         let y = Tensor(uninitializedShape: a.shape)
         let pa = a.data, pb = b.data, py = y.data
         for i in 0..<a.count { py[i] = pa[i] * pb[i] }
-        Autograd.record(y, inputs: [a, b]) { g in
+        Autograd.record(y, inputs: [a, b], op: "multiply") { g in
             let pg = g.data
             for (t, other) in [(a, pb), (b, pa)] where t.requiresGrad {
                 t.accumulateGrad { d, overwrite in
@@ -71,7 +71,7 @@ extension Tensor {
         let p = data
         for i in 0..<count { s += p[i] }
         let y = Tensor.scalar(s)
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "sum") { [self] g in
             let gv = g.data[0]
             accumulateGrad { d, overwrite in
                 if overwrite { d.update(repeating: gv, count: count) }

@@ -12,7 +12,7 @@ extension Tensor {
         let y = Tensor(uninitializedShape: [m, n])
         BLAS.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: data, lda: k, b: b.data, ldb: n,
                    beta: 0, c: y.data, ldc: n)
-        Autograd.record(y, inputs: [self, b]) { [self] g in
+        Autograd.record(y, inputs: [self, b], op: "matmul", flops: Self.gemmFlops(m: m, n: n, k: k)) { [self] g in
             if requiresGrad {   // dA[M,K] = dY[M,N] · Bᵀ
                 accumulateGrad { d, overwrite in
                     BLAS.sgemm(transA: false, transB: true, m: m, n: k, k: n, a: g.data, lda: n,
@@ -38,12 +38,12 @@ extension Tensor {
         let (nb, i, o) = (shape[0], shape[1], weight.shape[0])
         precondition(rowsPerImage >= 1 && nb % rowsPerImage == 0, "linear: \(nb) rows are not images of \(rowsPerImage) rows")
         let y = Tensor(uninitializedShape: [nb, o])
-        if let bias {
-            precondition(bias.shape == [o], "linear: bias \(bias.shape) for \(o) outputs")
+        if let bias { precondition(bias.shape == [o], "linear: bias \(bias.shape) for \(o) outputs") }
+        // Token rows (several per image) always take the tiled kernels: attention blocks are all GEMM.
+        let precise = rowsPerImage == 1 && o * i <= Self.preciseLinearLimit
+        if let bias, rowsPerImage == 1 {
             for r in 0..<nb { (y.data + r * o).update(from: bias.data, count: o) }
         }
-        // Token rows (several per image) always take SGEMM: attention blocks are all GEMM.
-        let precise = rowsPerImage == 1 && o * i <= Self.preciseLinearLimit
         if precise {
             // Row by row, in double, in a fixed order: a row's outputs never depend on the batch
             // size, and the logits are rounded once.
@@ -56,14 +56,12 @@ extension Tensor {
             }
         } else if rowsPerImage > 1 {
             // Token rows: one product over the batch whose row bits do not depend on the call.
-            let wt = TokenGemm.Panels(transposing: weight.data, rows: o, columns: i)   // Wᵀ [I, O]
-            defer { wt.deallocate() }
-            TokenGemm.multiply(m: nb, a: data, lda: i, b: wt, c: y.data, ldc: o, accumulate: bias != nil)
+            TokenGemm.linear(rows: nb, x: data, weight: weight, bias: bias?.data, y: y.data)
         } else {
             BLAS.sgemm(transA: false, transB: true, m: nb, n: o, k: i, a: data, lda: i, b: weight.data, ldb: i,
                        beta: bias == nil ? 0 : 1, c: y.data, ldc: o)
         }
-        Autograd.record(y, inputs: bias.map { [self, weight, $0] } ?? [self, weight]) { [self] g in
+        Autograd.record(y, inputs: bias.map { [self, weight, $0] } ?? [self, weight], op: "linear", flops: Self.gemmFlops(m: nb, n: o, k: i)) { [self] g in
             if precise {
                 // Small layers (classifier and projection heads): per-row loops and per-sample
                 // sums in double, per batch chunk (`BatchReduction`), so neither the input
@@ -103,9 +101,7 @@ extension Tensor {
             if requiresGrad {   // dX[N,I] = dY[N,O] · W[O,I]
                 accumulateGrad { d, overwrite in
                     if rowsPerImage > 1 {
-                        let w = TokenGemm.Panels(k: o, n: i, base: weight.data, ld: i)   // W [O, I]
-                        defer { w.deallocate() }
-                        TokenGemm.multiply(m: nb, a: g.data, lda: o, b: w, c: d, ldc: i, accumulate: !overwrite)
+                        TokenGemm.inputGradient(rows: nb, g: g.data, weight: weight, dx: d, accumulate: !overwrite)
                     } else {
                         BLAS.sgemm(transA: false, transB: false, m: nb, n: i, k: o, a: g.data, lda: o,
                                    b: weight.data, ldb: i, beta: overwrite ? 0 : 1, c: d, ldc: i)
@@ -139,6 +135,12 @@ extension Tensor {
         return y
     }
 
+    /// Multiply-adds ×2 of an [m, k]·[k, n] product forward, and of its two gradient products.
+    static func gemmFlops(m: Int, n: Int, k: Int) -> (forward: Double, backward: Double) {
+        let f = 2 * Double(m) * Double(n) * Double(k)
+        return (f, 2 * f)
+    }
+
     /// dW [O, I] then db [O] of a linear layer on token rows, as doubles: each image chunk's
     /// rows give one product (`TokenGemm.weightGradient`), then the chunks are combined by the
     /// fixed tree — the same bits however the batch is split across ranks.
@@ -147,19 +149,17 @@ extension Tensor {
         let images = x.shape[0] / rowsPerImage
         let chunks = reduction.chunks(images: images)
         let size = o * i + o
-        let product = UnsafeMutablePointer<Float>.allocate(capacity: size)   // dW [O, I] then db [O]
-        defer { product.deallocate() }
-        var all = [Double](repeating: 0, count: chunks * size)   // all: [chunks, O·I + O]
-        all.withUnsafeMutableBufferPointer { p in
+        let chunkSum = Tensor(uninitializedShape: [size])   // dW [O, I] then db [O] of one chunk
+        let product = chunkSum.data
+        return BufferPool.shared.withDoubles(chunks * size) { all in   // all: [chunks, O·I + O]
             for j in 0..<chunks {
-                let rows = reduction.images(inChunk: j, of: images).flatMap { ($0 * rowsPerImage)..<(($0 + 1) * rowsPerImage) }
-                TokenGemm.weightGradient(g: g.data, outputs: o, x: x.data, inputs: i, rows: rows, dw: product, db: product + o * i)
-                let chunk = p.baseAddress! + j * size
+                TokenGemm.weightGradient(g: g.data, outputs: o, x: x.data, inputs: i, images: Array(reduction.images(inChunk: j, of: images)),
+                                         rowsPerImage: rowsPerImage, dw: product, db: product + o * i)
+                let chunk = all + j * size
                 for e in 0..<size { chunk[e] = Double(product[e]) }
             }
-            BatchReduction.combine(p.baseAddress!, chunks: chunks, size: size)
+            BatchReduction.combine(all, chunks: chunks, size: size)
+            return Array(UnsafeBufferPointer(start: all, count: size))
         }
-        all.removeLast(all.count - size)
-        return all
     }
 }

@@ -17,7 +17,7 @@ extension Tensor {
                 for i in 0..<size { y.data[base + i * inner] = data[base + i * inner] - lse }
             }
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "log_softmax") { [self] g in
             // dx = dy − softmax · Σ dy
             accumulateGrad { dx, overwrite in
                 for o in 0..<outer {
@@ -61,7 +61,7 @@ extension Tensor {
             total += Double(-(1 - eps) * (x[t] - lse) - eps / Float(c) * sumLogP)
         }
         let loss = Tensor.scalar(Float(total / Double(n)))
-        Autograd.record(loss, inputs: [self]) { [self] g in
+        Autograd.record(loss, inputs: [self], op: "cross_entropy") { [self] g in
             let scale = g.data[0] / Float(n)
             accumulateGrad { dx, overwrite in
                 for r in 0..<n {
@@ -106,7 +106,7 @@ extension Tensor {
             for i in 0..<width { p[i] = exp(p[i] - mx); s += p[i] }
             for i in 0..<width { p[i] /= s }
         }
-        Autograd.record(loss, inputs: [self, k]) { [self] g in
+        Autograd.record(loss, inputs: [self, k], op: "info_nce") { [self] g in
             // dlogits = (softmax − onehot₀) · g / N, then through the 1/T scaling.
             let scale = g.data[0] / Float(n) / temperature
             let dl = Tensor(uninitializedShape: [n, width])

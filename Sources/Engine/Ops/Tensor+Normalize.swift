@@ -27,7 +27,7 @@ extension Tensor {
                 for i in 0..<size { y.data[base + i * inner] = data[base + i * inner] / nrm }
             }
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "l2_normalize") { [self] g in
             accumulateGrad { dx, overwrite in
                 for o in 0..<outer {
                     for j in 0..<inner {
@@ -62,7 +62,7 @@ extension Tensor {
         let scale = weight ?? Tensor.ones([l]), shift = bias ?? Tensor.zeros([l])
         RowKernels.layerNormRows(data, xhat: xhat.data, y: y.data, rstd: rstd.data, scale: scale.data, shift: shift.data,
                                  rows: rows, length: l, eps: eps)
-        Autograd.record(y, inputs: [self] + [weight, bias].compactMap { $0 }) { [self] g in
+        Autograd.record(y, inputs: [self] + [weight, bias].compactMap { $0 }, op: "layer_norm") { [self] g in
             let affine = (weight?.requiresGrad ?? false) || (bias?.requiresGrad ?? false)
             if affine {
                 // dweight = Σ_rows g ⊙ x̂, dbias = Σ_rows g: [2, L]

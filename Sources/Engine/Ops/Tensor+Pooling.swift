@@ -27,7 +27,7 @@ extension Tensor {
                 }
             }
         }
-        Autograd.record(y, inputs: [self]) { [self] gy in
+        Autograd.record(y, inputs: [self], op: "max_pool") { [self] gy in
             accumulateGrad { d, overwrite in
                 if overwrite { d.update(repeating: 0, count: count) }
                 let outPlane = g.ho * g.wo
@@ -58,7 +58,7 @@ extension Tensor {
                 }
             }
         }
-        Autograd.record(y, inputs: [self]) { [self] gy in
+        Autograd.record(y, inputs: [self], op: "avg_pool") { [self] gy in
             accumulateGrad { d, overwrite in
                 if overwrite { d.update(repeating: 0, count: count) }
                 for plane in 0..<(g.n * g.c) {
@@ -88,7 +88,7 @@ extension Tensor {
             for i in 0..<hw { acc += src[i] }
             y.data[plane] = acc * scale
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "global_avg_pool") { [self] g in
             accumulateGrad { d, overwrite in
                 for plane in 0..<(n * c) {
                     let gv = g.data[plane] * scale

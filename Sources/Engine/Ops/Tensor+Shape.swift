@@ -10,7 +10,7 @@ extension Tensor {
         precondition(dims.reduce(1, *) == count, "reshape \(shape) to \(newShape)")
         let y = Tensor(shape: dims, sharing: storage, offset: offset)
         // The output's gradient is dropped once propagated: hand its buffer on as a view.
-        Autograd.record(y, inputs: [self]) { [self] g in takeGrad(Tensor(shape: shape, sharing: g.storage, offset: g.offset)) }
+        Autograd.record(y, inputs: [self], op: "reshape") { [self] g in takeGrad(Tensor(shape: shape, sharing: g.storage, offset: g.offset)) }
         return y
     }
 
@@ -23,7 +23,7 @@ extension Tensor {
         let (r, c) = (shape[0], shape[1])
         let y = Tensor(uninitializedShape: [c, r])
         Tensor.transpose(data, rows: r, cols: c, into: y.data)
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "transpose") { [self] g in
             let t = Tensor(uninitializedShape: [r, c])
             Tensor.transpose(g.data, rows: c, cols: r, into: t.data)
             addGrad(from: t)
@@ -58,7 +58,7 @@ extension Tensor {
             }
             col += rowIn
         }
-        Autograd.record(y, inputs: parts) { g in
+        Autograd.record(y, inputs: parts, op: "concat") { g in
             var col = 0
             for p in parts {
                 let rowIn = p.shape[d] * inner

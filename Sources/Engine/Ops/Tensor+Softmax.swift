@@ -14,7 +14,7 @@ extension Tensor {
             let logs = Autograd.noGrad { logSoftmax(dim: dim) }
             for k in 0..<count { y.data[k] = exp(logs.data[k]) }
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "softmax") { [self] g in
             // dx = y ⊙ (dy − Σ_dim dy ⊙ y)
             accumulateGrad { dx, overwrite in
                 if inner == 1 {

@@ -13,7 +13,7 @@ extension Tensor {
         for i in 0..<n {
             for t in 0..<k { (y.data + (i * k + t) * d).update(from: data + (i * l + indices[i * k + t]) * d, count: d) }
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "gather_tokens") { [self] g in
             accumulateGrad { dx, overwrite in
                 if overwrite { dx.update(repeating: 0, count: n * l * d) }
                 for i in 0..<n {
@@ -41,7 +41,7 @@ extension Tensor {
         for i in 0..<n {
             for t in 0..<k { (y.data + (i * l + indices[i * k + t]) * d).update(from: data + (i * k + t) * d, count: d) }
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "scatter_tokens") { [self] g in
             accumulateGrad { dx, overwrite in
                 for i in 0..<n {
                     for t in 0..<k {
@@ -63,7 +63,7 @@ extension Tensor {
             let f = factors[i], src = data + i * per, dst = y.data + i * per
             for j in 0..<per { dst[j] = src[j] * f }
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "scale_images") { [self] g in
             accumulateGrad { dx, overwrite in
                 for i in 0..<n {
                     let f = factors[i], src = g.data + i * per, dst = dx + i * per

@@ -14,7 +14,7 @@ extension Tensor {
         let (n, c, l) = (shape[0], shape[1], shape[2] * shape[3])
         let y = Tensor(uninitializedShape: [n, l, c])
         for i in 0..<n { Tensor.transpose(data + i * c * l, rows: c, cols: l, into: y.data + i * l * c) }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "tokens") { [self] g in
             accumulateGrad { d, overwrite in
                 for i in 0..<n {
                     let src = g.data + i * l * c, dst = d + i * c * l
@@ -37,7 +37,7 @@ extension Tensor {
             (y.data + i * (l + 1) * d).update(from: token.data, count: d)
             (y.data + (i * (l + 1) + 1) * d).update(from: data + i * l * d, count: l * d)
         }
-        Autograd.record(y, inputs: [self, token]) { [self] g in
+        Autograd.record(y, inputs: [self, token], op: "class_token") { [self] g in
             if requiresGrad {
                 accumulateGrad { dx, overwrite in
                     for i in 0..<n {
@@ -66,7 +66,7 @@ extension Tensor {
             let x = data + i * size, out = y.data + i * size
             for j in 0..<size { out[j] = x[j] + table.data[j] }
         }
-        Autograd.record(y, inputs: [self, table]) { [self] g in
+        Autograd.record(y, inputs: [self, table], op: "position_table") { [self] g in
             if requiresGrad { addGrad(from: g) }
             if table.requiresGrad {
                 let sums = reduction.sum(images: n, size: size) { i, chunk in
@@ -85,7 +85,7 @@ extension Tensor {
         let (n, l, d) = (shape[0], shape[1], shape[2])
         let y = Tensor(uninitializedShape: [n, d])
         for i in 0..<n { (y.data + i * d).update(from: data + (i * l + index) * d, count: d) }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "token") { [self] g in
             accumulateGrad { dx, overwrite in
                 if overwrite { VectorMath.zero(dx, count) }
                 for i in 0..<n {
@@ -109,7 +109,7 @@ extension Tensor {
             for t in first..<l { let row = data + (i * l + t) * d; for j in 0..<d { out[j] += row[j] } }
             for j in 0..<d { out[j] *= scale }
         }
-        Autograd.record(y, inputs: [self]) { [self] g in
+        Autograd.record(y, inputs: [self], op: "mean_tokens") { [self] g in
             accumulateGrad { dx, overwrite in
                 for i in 0..<n {
                     let src = g.data + i * d

@@ -28,6 +28,8 @@ public struct ThroughputBench {
     public var batch: Int
     public var steps: Int
     public var warmup: Int
+    /// Whether to time every op of the timed steps (`OpProfile`) and report the table.
+    public var profile = false
 
     public init(model: Model, threads: Int, batch: Int? = nil, steps: Int = 30, warmup: Int = 8) {
         self.model = model
@@ -66,7 +68,9 @@ public struct ThroughputBench {
     /// Result of one run, printed as one JSON line.
     public struct Result {
         public var fields: [String: MetricValue]
-        public init(fields: [String: MetricValue]) { self.fields = fields }
+        /// `OpProfile`'s table for a person to read, when profiling.
+        public var profile: String?
+        public init(fields: [String: MetricValue], profile: String? = nil) { (self.fields, self.profile) = (fields, profile) }
         public var json: String { MetricValue.jsonObject(fields) }
     }
 
@@ -80,10 +84,12 @@ public struct ThroughputBench {
         let objective = try MethodRegistry.objective(context, rng: &rng)
         objective.setTraining(true)
         let step = try TrainingStep(config: config, objective: objective, world: world, iterationsPerEpoch: warmup + steps)
+        var profileTable: String?
         var stepTimes: [Double] = [], dataTimes: [Double] = [], exposedTimes: [Double] = []
         var totals = EpochTotals()
         var lastLoss = Float.nan
         for i in 0..<(warmup + steps) {
+            if profile && i == warmup { OpProfile.isEnabled = true; OpProfile.reset() }
             let t0 = MonotonicClock.seconds()
             let batch = try batches.next()
             let t1 = MonotonicClock.seconds()
@@ -92,6 +98,7 @@ public struct ThroughputBench {
             lastLoss = result.loss
             if i >= warmup { dataTimes.append(t1 - t0); stepTimes.append(t2 - t1); exposedTimes.append(result.exposedCommunicationSeconds) }
         }
+        OpProfile.isEnabled = false
         let communication = try (0..<5).map { _ in try step.reducer.timeBlockingReduce() }
         // The slowest rank sets the pace; memory is the largest rank's.
         var slowest = [stepTimes.reduce(0, +), dataTimes.reduce(0, +), ProcessMemory.peakRSSMiB()]
@@ -99,7 +106,16 @@ public struct ThroughputBench {
         let (stepTotal, dataTotal, peakRSS) = (slowest[0], slowest[1], slowest[2])
         let images = Double(batch * steps * world.size)
         let exposed = Self.median(exposedTimes)
-        return Result(fields: [
+        var profileFields: [String: MetricValue] = [:]
+        if profile {
+            let peak = OpProfile.fmaPeakGFLOPs()
+            profileFields["fma_peak_gflops"] = .double(peak.rounded(to: 1))
+            for (name, e) in OpProfile.entries {
+                profileFields["profile." + name + "_ms"] = .double((e.seconds / Double(steps) * 1000).rounded(to: 2))
+            }
+            profileTable = OpProfile.table(steps: steps, stepSeconds: stepTimes.reduce(0, +) / Double(steps), peak: peak)
+        }
+        return Result(fields: profileFields.merging([
             "model": .string(model.rawValue), "threads": .int(threads), "batch": .int(batch), "steps": .int(steps),
             "warmup": .int(warmup), "ranks": .int(world.size),
             "compute_ms": .double(((Self.median(stepTimes) - exposed) * 1000).rounded(to: 2)),
@@ -115,11 +131,12 @@ public struct ThroughputBench {
             "final_loss": .double(Double(lastLoss).rounded(to: 4)),
             "blas_core": .string(BLAS.coreName),
             "conv_kernels": .string(ShiftedGemm.kernels.rawValue),
+            "tile_kernels": .string(TokenGemm.kernelDescription),
             "openblas_coretype_env": .string(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""),
             "blas_choice": .string(BLASCoreChoice.origin()),
             "data": .string(batches.source),
             "engine": "concord",
-        ])
+        ]) { $1 }, profile: profileTable)
     }
 
     static func median(_ xs: [Double]) -> Double {

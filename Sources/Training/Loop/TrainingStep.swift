@@ -110,22 +110,24 @@ public final class TrainingStep {
         }
         var result = Result(status: .stepped)
         result.learningRate = schedules.apply(to: optimizer, at: iteration)
-        optimizer.zeroGrad()
+        OpProfile.measure("zero_grad") { optimizer.zeroGrad() }
         for m in 0..<microBatches {
             guard let batch = try next() else {
                 throw TrainingError("the loader ran out of batches in the middle of step \(iteration) (micro-batch \(m + 1) of \(microBatches)); this is a bug, please report it with the config")
             }
             if m > 0 { try reducer.beginStep(iteration, microBatch: m, of: microBatches) }
+            OpProfile.markNow()
             // forward
             let out = try objective.forward(batch, iteration: iteration)
             // backward (the reducer's hooks start allreduces as gradients become final)
             let poisoned = faults?.fires(.nanGradient, at: iteration) ?? false
+            OpProfile.markNow()
             out.loss.backward(gradient: Tensor(shape: out.loss.shape, repeating: poisoned ? .nan : 1 / Float(microBatches)))
             result.loss = out.loss.item
             totals.add(loss: result.loss, correct: out.correct, examples: batch.count)
         }
         // reduce, guard, step
-        let reduced = try reducer.finish()
+        let reduced = try OpProfile.measure("reduce.wait") { try reducer.finish() }
         result.exposedCommunicationSeconds = reduced.exposedSeconds
         if reduced.nonFinite {
             try skipNonFinite(iteration: iteration, here: reduced.nonFiniteHere)
@@ -134,7 +136,7 @@ public final class TrainingStep {
         } else {
             // The reduced gradients are the same bits on every rank: so is their norm.
             if clipGradNorm > 0 { GradientClipping.clip(objective.parameters.map(\.1), maxNorm: clipGradNorm) }
-            optimizer.step()
+            OpProfile.measure("optimizer") { optimizer.step() }
         }
         try objective.finishStep(iteration: iteration)
         return result

@@ -33,6 +33,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Use random images instead of Fashion-MNIST.") var synthetic = false
     @Option(help: "Measure a collective instead of training.") var collective: Collective?
     @Option(help: "Convolution kernels (default: the widest this CPU runs).") var kernels: ShiftedGemm.Kernels?
+    @Flag(help: "Time every op of the timed steps: a table on standard error (rank 0), profile.* fields in the JSON.")
+    var profile = false
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -54,11 +56,14 @@ struct BenchCommand: ParsableCommand {
                 for sample in try CollectiveBench.allreduce(world) { report(sample.json(ranks: world.size)) }
                 return
             }
-            let bench = ThroughputBench(model: model, threads: threads, batch: batch, steps: steps, warmup: warmup)
+            var bench = ThroughputBench(model: model, threads: threads, batch: batch, steps: steps, warmup: warmup)
+            bench.profile = profile
             let batches = synthetic
                 ? BenchBatches(synthetic: model, batch: bench.batch, world: world)
                 : try BenchBatches(fashionMNIST: dataDir, model: model, batch: bench.batch, world: world)
-            report(try bench.run(batches: batches, world: world).json)
+            let result = try bench.run(batches: batches, world: world)
+            if world.rank == 0, let table = result.profile { FileHandle.standardError.write(Data((table + "\n").utf8)) }
+            report(result.json)
         }
     }
 }
