@@ -79,7 +79,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .target(name: "TestSupport", dependencies: ["Engine"], path: "Tests/TestSupport"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineKernels", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineKernels", "EngineKernelsAVX512", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "Engine", "TestSupport"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Engine", "TestSupport"]),

@@ -7,6 +7,8 @@
 /// concrete SIMD8 operations are used (arithmetic, comparisons, bit casts): the generic ones
 /// (`clamped`, `rounded`, integer conversion) run lane by lane even when optimised.
 public enum RowKernels {
+    typealias V8 = SIMD8<Float>
+
     /// e^x per lane (`expLanes`), for tests.
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> { expLanes(x) }
 
@@ -64,49 +66,87 @@ public enum RowKernels {
 
     /// y = x·Φ(x) = x/2·(1 + erf(x/√2)) over n floats.
     public static func gelu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        @inline(__always) func step1(_ i: Int, _ count: Int) {
-            let v = load(x + i, count)
-            store(0.5 * v * (1 + erfLanes(v * 0.707_106_77)), y + i, count)
-        }
-        forEachLane(n, full: { step1($0, 8) }, tail: { step1($0, $1) })
+        @inline(__always) func f(_ v: V8) -> V8 { 0.5 * v * (1 + erfLanes(v * 0.707_106_77)) }
+        var i = 0
+        while i + 8 <= n { store8(f(load8(x + i)), y + i); i &+= 8 }
+        if i < n { store(f(load(x + i, n - i)), y + i, n - i) }
     }
 
-    /// d (=|+=) g·(Φ(x) + x·φ(x)), φ(x) = e^(−x²/2)/√(2π): GELU's backward.
+    /// GELU's slope Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π), with Φ(x) given.
+    @inline(__always)
+    static func geluSlope(_ x: V8, phi: V8) -> V8 { phi.addingProduct(x * 0.398_942_3, expLanes(-0.5 * x * x)) }
+
+    /// d (=|+=) g·(Φ(x) + x·φ(x)): GELU's backward.
     public static func geluBackward(input x: UnsafePointer<Float>, grad g: UnsafePointer<Float>,
                                     into d: UnsafeMutablePointer<Float>, _ n: Int, accumulate: Bool) {
-        @inline(__always) func step2(_ i: Int, _ count: Int) {
-            let v = load(x + i, count)
-            let slope = 0.5 * (1 + erfLanes(v * 0.707_106_77)) + v * 0.398_942_3 * expLanes(-0.5 * v * v)
-            let grad = load(g + i, count) * slope
-            store(accumulate ? load(d + i, count) + grad : grad, d + i, count)
+        @inline(__always) func f(_ v: V8, _ grad: V8) -> V8 { grad * geluSlope(v, phi: 0.5 * (1 + erfLanes(v * 0.707_106_77))) }
+        var i = 0
+        while i + 8 <= n {
+            let v = f(load8(x + i), load8(g + i))
+            store8(accumulate ? load8(d + i) + v : v, d + i)
+            i &+= 8
         }
-        forEachLane(n, full: { step2($0, 8) }, tail: { step2($0, $1) })
+        if i < n {
+            let count = n - i, v = f(load(x + i, count), load(g + i, count))
+            store(accumulate ? load(d + i, count) + v : v, d + i, count)
+        }
+    }
+
+    /// y = x·Φ(x) (GELU) and slope = Φ(x) + x·φ(x) (its derivative) over n floats, one erf
+    /// for both: a fused block recomputes GELU's output in backward instead of keeping it.
+    public static func geluWithSlope(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, _ n: Int) {
+        @inline(__always) func f(_ v: V8) -> (V8, V8) {
+            let phi = 0.5 * (1 + erfLanes(v * 0.707_106_77))
+            return (v * phi, geluSlope(v, phi: phi))
+        }
+        var i = 0
+        while i + 8 <= n {
+            let (out, d) = f(load8(x + i))
+            store8(out, y + i)
+            store8(d, slope + i)
+            i &+= 8
+        }
+        if i < n {
+            let count = n - i, (out, d) = f(load(x + i, count))
+            store(out, y + i, count)
+            store(d, slope + i, count)
+        }
+    }
+
+    /// x[0..<n] *= y[0..<n].
+    public static func multiply(_ x: UnsafeMutablePointer<Float>, by y: UnsafePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n { store8(load8(x + i) * load8(y + i), x + i); i &+= 8 }
+        if i < n { store(load(x + i, n - i) * load(y + i, n - i), x + i, n - i) }
     }
 
     /// x[0..<count] *= factor.
-    public static func scale(_ x: UnsafeMutablePointer<Float>, by factor: Float, count: Int) {
-        let f = SIMD8<Float>(repeating: factor)
-        @inline(__always) func step(_ i: Int, _ n: Int) { store(load(x + i, n) * f, x + i, n) }
-        forEachLane(count, full: { step($0, 8) }, tail: { step($0, $1) })
+    public static func scale(_ x: UnsafeMutablePointer<Float>, by factor: Float, count n: Int) {
+        let f = V8(repeating: factor)
+        var i = 0
+        while i + 8 <= n { store8(load8(x + i) * f, x + i); i &+= 8 }
+        if i < n { store(load(x + i, n - i) * f, x + i, n - i) }
     }
 
     /// y[r, :] = softmax(scale · x[r, :]) for `rows` rows of `length` (x's rows `ldx` apart,
     /// y's `ldy`; scale > 0); x and y may be the same buffer when their strides agree.
     public static func softmaxRows(_ x: UnsafePointer<Float>, ldx: Int? = nil, _ y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
                                    rows: Int, length n: Int, scale: Float = 1) {
-        let (ldx, ldy) = (ldx ?? n, ldy ?? n)
+        let (ldx, ldy) = (ldx ?? n, ldy ?? n), whole = n / 8 * 8
         for r in 0..<rows {
             let xr = x + r * ldx, yr = y + r * ldy
             var mx = -Float.infinity
             for i in 0..<n { mx = max(mx, xr[i]) }
-            var sums = SIMD8<Float>()
-            @inline(__always) func step3(_ i: Int, _ count: Int) {
-                var e = expLanes((load(xr + i, count) - mx) * scale)
-                for k in count..<8 { e[k] = 0 }   // lanes past the row add nothing
+            @inline(__always) func f(_ v: V8) -> V8 { expLanes((v - mx) * scale) }
+            var sums = V8()
+            var i = 0
+            while i < whole { let e = f(load8(xr + i)); sums += e; store8(e, yr + i); i &+= 8 }
+            if i < n {
+                var e = f(load(xr + i, n - i))
+                for k in (n - i)..<8 { e[k] = 0 }   // lanes past the row add nothing
                 sums += e
-                store(e, yr + i, count)
+                store(e, yr + i, n - i)
             }
-            forEachLane(n, full: { step3($0, 8) }, tail: { step3($0, $1) })
             let inv = 1 / sums.sum()
             for i in 0..<n { yr[i] *= inv }
         }
@@ -187,20 +227,25 @@ public enum RowKernels {
     public static func softmaxRowsBackward(output y: UnsafePointer<Float>, ldy: Int? = nil, grad g: UnsafePointer<Float>, ldg: Int? = nil,
                                            into dx: UnsafeMutablePointer<Float>, ldd: Int? = nil, rows: Int, length n: Int,
                                            scale: Float = 1, accumulate: Bool) {
-        let (ldy, ldg, ldd) = (ldy ?? n, ldg ?? n, ldd ?? n)
+        let (ldy, ldg, ldd) = (ldy ?? n, ldg ?? n, ldd ?? n), whole = n / 8 * 8, rest = n - whole
         for r in 0..<rows {
             let yr = y + r * ldy, gr = g + r * ldg, dr = dx + r * ldd
-            var dots = SIMD8<Float>()
-            @inline(__always) func step4(_ i: Int, _ count: Int) {
-                dots += load(gr + i, count) * load(yr + i, count)
-            }
-            forEachLane(n, full: { step4($0, 8) }, tail: { step4($0, $1) })
+            var dots = V8()
+            var i = 0
+            while i < whole { dots = dots.addingProduct(load8(gr + i), load8(yr + i)); i &+= 8 }
+            if rest > 0 { dots = dots.addingProduct(load(gr + i, rest), load(yr + i, rest)) }
             let dot = dots.sum()
-            @inline(__always) func step5(_ i: Int, _ count: Int) {
-                let v = load(yr + i, count) * (load(gr + i, count) - dot) * scale
-                store(accumulate ? load(dr + i, count) + v : v, dr + i, count)
+            @inline(__always) func f(_ yv: V8, _ gv: V8) -> V8 { yv * (gv - dot) * scale }
+            i = 0
+            while i < whole {
+                let v = f(load8(yr + i), load8(gr + i))
+                store8(accumulate ? load8(dr + i) + v : v, dr + i)
+                i &+= 8
             }
-            forEachLane(n, full: { step5($0, 8) }, tail: { step5($0, $1) })
+            if rest > 0 {
+                let v = f(load(yr + i, rest), load(gr + i, rest))
+                store(accumulate ? load(dr + i, rest) + v : v, dr + i, rest)
+            }
         }
     }
 
@@ -233,29 +278,58 @@ public enum RowKernels {
     public static func layerNormRows(_ x: UnsafePointer<Float>, xhat: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>,
                                      rstd: UnsafeMutablePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                      rows: Int, length l: Int, eps: Float) {
+        let whole = l / 8 * 8, rest = l - whole
         for r in 0..<rows {
             let xr = x + r * l, h = xhat + r * l, out = y + r * l
-            var sums = SIMD8<Float>()
-            @inline(__always) func step6(_ i: Int, _ n: Int) {
-                sums += load(xr + i, n)
-            }
-            forEachLane(l, full: { step6($0, 8) }, tail: { step6($0, $1) })
+            var sums = V8()
+            var i = 0
+            while i < whole { sums += load8(xr + i); i &+= 8 }
+            if rest > 0 { sums += load(xr + i, rest) }
             let mu = sums.sum() / Float(l)
-            var squares = SIMD8<Float>()
-            @inline(__always) func step7(_ i: Int, _ n: Int) {
-                var d = load(xr + i, n) - mu
-                for k in n..<8 { d[k] = 0 }   // lanes past the row
-                squares += d * d
+            var squares = V8()
+            i = 0
+            while i < whole { let d = load8(xr + i) - mu; squares = squares.addingProduct(d, d); i &+= 8 }
+            if rest > 0 {
+                var d = load(xr + i, rest) - mu
+                for k in rest..<8 { d[k] = 0 }   // lanes past the row
+                squares = squares.addingProduct(d, d)
             }
-            forEachLane(l, full: { step7($0, 8) }, tail: { step7($0, $1) })
             let rs = 1 / (squares.sum() / Float(l) + eps).squareRoot()
             rstd[r] = rs
-            @inline(__always) func step8(_ i: Int, _ n: Int) {
-                let hv = (load(xr + i, n) - mu) * rs
-                store(hv, h + i, n)
-                store(hv * load(scale + i, n) + load(shift + i, n), out + i, n)
+            i = 0
+            while i < whole {
+                let hv = (load8(xr + i) - mu) * rs
+                store8(hv, h + i)
+                store8(load8(shift + i).addingProduct(hv, load8(scale + i)), out + i)
+                i &+= 8
             }
-            forEachLane(l, full: { step8($0, 8) }, tail: { step8($0, $1) })
+            if rest > 0 {
+                let hv = (load(xr + i, rest) - mu) * rs
+                store(hv, h + i, rest)
+                store(load(shift + i, rest).addingProduct(hv, load(scale + i, rest)), out + i, rest)
+            }
+        }
+    }
+
+    /// LayerNorm's affine gradients over `rows` rows of one image: Σ g ⊙ x̂ and Σ g, each
+    /// column summed in float over the rows in order, then added to `sums` [2, length] in
+    /// double (the image's share of its batch chunk's sum).
+    public static func layerNormAffineGradient(grad g: UnsafePointer<Float>, xhat: UnsafePointer<Float>, rows: Int, length l: Int,
+                                               into sums: UnsafeMutablePointer<Double>) {
+        var j = 0
+        while j < l {
+            let count = min(8, l - j)
+            var gx = V8(), gs = V8()
+            for r in 0..<rows {
+                let gv = load(g + (r &* l &+ j), count)
+                gx = gx.addingProduct(gv, load(xhat + (r &* l &+ j), count))
+                gs += gv
+            }
+            for k in 0..<count {
+                sums[j &+ k] += Double(gx[k])
+                sums[l &+ j &+ k] += Double(gs[k])
+            }
+            j &+= 8
         }
     }
 
@@ -263,34 +337,47 @@ public enum RowKernels {
     public static func layerNormRowsBackward(grad g: UnsafePointer<Float>, xhat: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                                              scale: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>,
                                              rows: Int, length l: Int, accumulate: Bool) {
+        let whole = l / 8 * 8, rest = l - whole
         for r in 0..<rows {
             let gr = g + r * l, h = xhat + r * l, d = dx + r * l
-            var sumG = SIMD8<Float>(), sumGX = SIMD8<Float>()
-            @inline(__always) func step9(_ i: Int, _ n: Int) {
-                let gw = load(gr + i, n) * load(scale + i, n)
+            var sumG = V8(), sumGX = V8()
+            var i = 0
+            while i < whole {
+                let gw = load8(gr + i) * load8(scale + i)
                 sumG += gw
-                sumGX += gw * load(h + i, n)
+                sumGX = sumGX.addingProduct(gw, load8(h + i))
+                i &+= 8
             }
-            forEachLane(l, full: { step9($0, 8) }, tail: { step9($0, $1) })
-            let meanG = sumG.sum() / Float(l), meanGX = sumGX.sum() / Float(l), rs = rstd[r]
-            @inline(__always) func step10(_ i: Int, _ n: Int) {
-                let v = rs * (load(gr + i, n) * load(scale + i, n) - meanG - load(h + i, n) * meanGX)
-                store(accumulate ? load(d + i, n) + v : v, d + i, n)
+            if rest > 0 {
+                let gw = load(gr + i, rest) * load(scale + i, rest)
+                sumG += gw
+                sumGX = sumGX.addingProduct(gw, load(h + i, rest))
             }
-            forEachLane(l, full: { step10($0, 8) }, tail: { step10($0, $1) })
+            let meanG = V8(repeating: sumG.sum() / Float(l)), meanGX = sumGX.sum() / Float(l), rs = rstd[r]
+            @inline(__always) func f(_ gv: V8, _ wv: V8, _ hv: V8) -> V8 { rs * ((gv * wv - meanG) - hv * meanGX) }
+            i = 0
+            while i < whole {
+                let v = f(load8(gr + i), load8(scale + i), load8(h + i))
+                store8(accumulate ? load8(d + i) + v : v, d + i)
+                i &+= 8
+            }
+            if rest > 0 {
+                let v = f(load(gr + i, rest), load(scale + i, rest), load(h + i, rest))
+                store(accumulate ? load(d + i, rest) + v : v, d + i, rest)
+            }
         }
     }
 
-    /// Runs `full(start)` for each whole step of eight in 0..<n, then `tail(start, lanes)` for
-    /// what is left. Callers pass local `@inline(__always)` functions: a closure body handed
-    /// in directly is outlined and called per step with a variable count, and the compiler
-    /// then splits every SIMD8 into SSE halves and scalars (GELU ran at 10 cycles an element).
+    /// Eight floats from `p`.
     @inline(__always)
-    static func forEachLane(_ n: Int, full: (Int) -> Void, tail: (Int, Int) -> Void) {
-        var i = 0
-        while i + 8 <= n { full(i); i += 8 }
-        if i < n { tail(i, n - i) }
-    }
+    static func load8(_ p: UnsafePointer<Float>) -> V8 { UnsafeRawPointer(p).loadUnaligned(as: V8.self) }
+
+    @inline(__always)
+    static func load8(_ p: UnsafeMutablePointer<Float>) -> V8 { load8(UnsafePointer(p)) }
+
+    /// Eight floats to `p`.
+    @inline(__always)
+    static func store8(_ v: V8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V8.self) }
 
     /// Up to eight floats from `p` (missing lanes 0).
     @inline(__always)

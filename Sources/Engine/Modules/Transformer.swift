@@ -45,7 +45,16 @@ public final class TransformerMLP: Module {
     }
 
     public var children: [(String, any Module)] { [("fc1", fc1), ("fc2", fc2)] }
-    public func forward(_ x: Tensor) -> Tensor { fc2(fc1(x).gelu()) }
+
+    /// x: [N, L, D] → [N, L, D] as one op (`Tensor.tokenMLP`, which keeps less for backward);
+    /// [N, D] through the three layers.
+    public func forward(_ x: Tensor) -> Tensor {
+        guard x.rank > 2 else { return fc2(fc1(x).gelu()) }
+        let d = x.shape[x.rank - 1], rows = x.count / d
+        return x.reshaped([rows, d])
+            .tokenMLP(fc1: fc1.weight, fc1.bias, fc2: fc2.weight, fc2.bias, rowsPerImage: rows / x.shape[0], reduction: fc1.reduction)
+            .reshaped(Array(x.shape.dropLast()) + [fc2.weight.shape[0]])
+    }
 }
 
 /// x + attn(norm1(x)), then x + mlp(norm2(x)).

@@ -109,14 +109,8 @@ extension Tensor {
                 }
             }
             if rowsPerImage > 1 {
-                // Token rows: dW and db per image chunk, combined in double (`BatchReduction`).
-                let withBias = bias?.requiresGrad ?? false
-                guard weight.requiresGrad || withBias else { return }
-                let sums = Tensor.chunkedWeightGradient(gradOut: g, input: self, rowsPerImage: rowsPerImage, reduction: reduction)
-                sums.withUnsafeBufferPointer { all in
-                    if weight.requiresGrad { weight.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[0..<(o * i)])) }
-                    if withBias, let bias { bias.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[(o * i)...])) }
-                }
+                Tensor.accumulateTokenWeightGradient(gradOut: g, input: self, weight: weight, bias: bias,
+                                                     rowsPerImage: rowsPerImage, reduction: reduction)
                 return
             }
             if weight.requiresGrad {   // dW[O,I] = dYᵀ · X
@@ -139,6 +133,20 @@ extension Tensor {
     static func gemmFlops(m: Int, n: Int, k: Int) -> (forward: Double, backward: Double) {
         let f = 2 * Double(m) * Double(n) * Double(k)
         return (f, 2 * f)
+    }
+
+    /// Adds a token-row linear layer's dW and db (when they require gradients): per image
+    /// chunk, combined in double (`BatchReduction`, `chunkedWeightGradient`).
+    static func accumulateTokenWeightGradient(gradOut g: Tensor, input x: Tensor, weight: Tensor, bias: Tensor?,
+                                              rowsPerImage: Int, reduction: BatchReduction) {
+        let withBias = bias?.requiresGrad ?? false
+        guard weight.requiresGrad || withBias else { return }
+        let weights = weight.count
+        let sums = chunkedWeightGradient(gradOut: g, input: x, rowsPerImage: rowsPerImage, reduction: reduction)
+        sums.withUnsafeBufferPointer { all in
+            if weight.requiresGrad { weight.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[0..<weights])) }
+            if withBias, let bias { bias.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[weights...])) }
+        }
     }
 
     /// dW [O, I] then db [O] of a linear layer on token rows, as doubles: each image chunk's

@@ -49,8 +49,8 @@ extension Tensor {
     }
 
     /// Normalises over the last dimension, then scales and shifts (PyTorch's `F.layer_norm`).
-    /// The affine gradients sum over every row: per image of the first dimension, in double,
-    /// chunked by `reduction`.
+    /// The affine gradients sum over every row: per image of the first dimension (its rows in
+    /// float), the images in double, chunked by `reduction`.
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float = 1e-5, reduction: BatchReduction = .singleProcess) -> Tensor {
         let l = shape[rank - 1]
         let rows = count / l
@@ -64,23 +64,35 @@ extension Tensor {
                                  rows: rows, length: l, eps: eps)
         Autograd.record(y, inputs: [self] + [weight, bias].compactMap { $0 }, op: "layer_norm") { [self] g in
             let affine = (weight?.requiresGrad ?? false) || (bias?.requiresGrad ?? false)
-            if affine {
-                // dweight = Σ_rows g ⊙ x̂, dbias = Σ_rows g: [2, L]
-                let sums = reduction.sum(images: rows / rowsPerImage, size: 2 * l) { image, chunk in
-                    for r in (image * rowsPerImage)..<((image + 1) * rowsPerImage) {
-                        let gr = g.data + r * l, hr = xhat.data + r * l
-                        for i in 0..<l { chunk[i] += Double(gr[i]) * Double(hr[i]); chunk[l + i] += Double(gr[i]) }
-                    }
-                }
-                sums.withUnsafeBufferPointer { all in
-                    if let weight, weight.requiresGrad { weight.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[0..<l])) }
-                    if let bias, bias.requiresGrad { bias.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[l...])) }
+            // Image by image: the input gradient of its rows, then (while they are in cache)
+            // their share of dweight = Σ_rows g ⊙ x̂ and dbias = Σ_rows g: [2, L].
+            func inputGradient(image: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+                let first = image * rowsPerImage
+                RowKernels.layerNormRowsBackward(grad: g.data + first * l, xhat: xhat.data + first * l, rstd: rstd.data + first,
+                                                 scale: scale.data, into: dx + first * l, rows: rowsPerImage, length: l, accumulate: accumulate)
+            }
+            func affineSums(_ also: (Int) -> Void) -> [Double] {
+                reduction.sum(images: rows / rowsPerImage, size: 2 * l) { image, chunk in
+                    also(image)
+                    let first = image * rowsPerImage * l
+                    RowKernels.layerNormAffineGradient(grad: g.data + first, xhat: xhat.data + first, rows: rowsPerImage, length: l, into: chunk)
                 }
             }
-            guard requiresGrad else { return }
-            accumulateGrad { dx, overwrite in
-                RowKernels.layerNormRowsBackward(grad: g.data, xhat: xhat.data, rstd: rstd.data, scale: scale.data, into: dx,
-                                                 rows: rows, length: l, accumulate: !overwrite)
+            var sums: [Double] = []
+            switch (requiresGrad, affine) {
+            case (true, true):
+                accumulateGrad { dx, overwrite in sums = affineSums { inputGradient(image: $0, into: dx, accumulate: !overwrite) } }
+            case (true, false):
+                accumulateGrad { dx, overwrite in for image in 0..<(rows / rowsPerImage) { inputGradient(image: image, into: dx, accumulate: !overwrite) } }
+            case (false, true):
+                sums = affineSums { _ in }
+            case (false, false):
+                return
+            }
+            guard affine else { return }
+            sums.withUnsafeBufferPointer { all in
+                if let weight, weight.requiresGrad { weight.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[0..<l])) }
+                if let bias, bias.requiresGrad { bias.accumulatePreciseGrad(UnsafeBufferPointer(rebasing: all[l...])) }
             }
         }
         return y
