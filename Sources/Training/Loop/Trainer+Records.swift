@@ -9,7 +9,7 @@ extension Trainer {
         try run?.appendLog("\(objective.summary); \(world.size) rank(s) × "
                            + "\(config.train.batchSize) images; \(length.iterationsPerEpoch) iterations/epoch; \(step.reducer.bucketSizes.count) gradient bucket(s); "
                            + "\(config.train.threads) thread(s) per rank; \(coreType) → OpenBLAS \(BLAS.coreName) kernels; "
-                           + "convolutions \(ShiftedGemm.kernels.rawValue)"
+                           + "convolutions \(ShiftedGemm.kernels.rawValue); token GEMMs \(TokenGemm.kernelDescription)"
                            + (config.distributed.syncBatchNorm && world.isDistributed ? "; SyncBatchNorm" : ""))
     }
 
