@@ -18,10 +18,11 @@ enum ConfigSchema {
     }
 
     /// Section names in the order `yaml()` writes them.
-    static let sections = ["model", "data", "train", "optimizer", "schedule", "distributed", "moco", "probe", "checkpoint", "run"]
+    static let sections = ["model", "data", "train", "optimizer", "schedule", "distributed", "moco", "views", "knn", "simclr",
+                           "mocov3", "probe", "checkpoint", "run"]
 
     /// Sections that change what is trained; the config hash covers only these.
-    static let hashedSections = ["model", "data", "train", "optimizer", "schedule", "distributed", "moco"]
+    static let hashedSections = ["model", "data", "train", "optimizer", "schedule", "distributed", "moco", "views", "simclr", "mocov3"]
 
     /// Every key, grouped by section in `sections` order.
     static let fields: [Field] = [
@@ -108,6 +109,27 @@ enum ConfigSchema {
         int("moco.knn_k", \.moco.knnK, min: 1),
         number("moco.knn_temperature", \.moco.knnTemperature, .above(0)),
         int("moco.knn_every", \.moco.knnEvery, min: 0),
+        number("views.crop_min_scale", \.views.cropMinScale, .scale),
+        number("views.flip_p", \.views.flipP, .closedFraction),
+        number("views.jitter_p", \.views.jitterP, .closedFraction),
+        number("views.brightness", \.views.brightness, .fraction),
+        number("views.contrast", \.views.contrast, .fraction),
+        number("views.blur_p", \.views.blurP, .closedFraction),
+        number("views.blur_sigma_max", \.views.blurSigmaMax, .atLeast(0.1)),
+        int("knn.k", \.knn.k, min: 1),
+        number("knn.temperature", \.knn.temperature, .above(0)),
+        int("knn.every", \.knn.every, min: 0),
+        int("simclr.dim", \.simclr.dim, min: 1),
+        int("simclr.head_hidden", \.simclr.headHidden, min: 1),
+        number("simclr.temperature", \.simclr.temperature, .above(0)),
+        choice("simclr.batch_norm", \.simclr.batchNorm, what: "SimCLR batch norm"),
+        int("mocov3.dim", \.mocov3.dim, min: 1),
+        int("mocov3.mlp_dim", \.mocov3.mlpDim, min: 1),
+        number("mocov3.temperature", \.mocov3.temperature, .above(0)),
+        number("mocov3.momentum", \.mocov3.momentum, .closedFraction),
+        choice("mocov3.momentum_schedule", \.mocov3.momentumSchedule, what: "momentum schedule"),
+        choice("mocov3.batch_norm", \.mocov3.batchNorm, what: "MoCo v3 batch norm"),
+        bool("mocov3.freeze_patch_embed", \.mocov3.freezePatchEmbed),
 
         int("probe.epochs", \.probe.epochs, min: 1),
         int("probe.batch_size", \.probe.batchSize, min: 1),

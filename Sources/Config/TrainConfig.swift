@@ -30,6 +30,14 @@ public struct TrainConfig: Equatable, Sendable {
     public var moco = MoCoSection()
     /// `probe:` — the linear probe `concord probe` trains on frozen features.
     public var probe = ProbeSection()
+    /// `views:` — the two augmented views SimCLR and MoCo v3 compare.
+    public var views = ViewsSection()
+    /// `knn:` — the kNN monitor of SimCLR and MoCo v3 pre-training.
+    public var knn = KNNSection()
+    /// `simclr:` — SimCLR pre-training (used when `train.method` is `simclr`).
+    public var simclr = SimCLRSection()
+    /// `mocov3:` — MoCo v3 pre-training (used when `train.method` is `mocov3`).
+    public var mocov3 = MoCoV3Section()
 
     /// The default configuration (ResNet-20 on Fashion-MNIST, SGD, warm-up then cosine).
     public init() {}
@@ -262,6 +270,14 @@ public struct TrainConfig: Equatable, Sendable {
         public var knnEvery = 1
         /// Defaults.
         public init() {}
+
+        /// The augmentation keys as a `views:` section (the same meaning under MoCo v2's names).
+        public var views: ViewsSection {
+            var v = ViewsSection()
+            (v.cropMinScale, v.flipP, v.jitterP) = (cropMinScale, flipP, jitterP)
+            (v.brightness, v.contrast, v.blurP, v.blurSigmaMax) = (brightness, contrast, blurP, blurSigmaMax)
+            return v
+        }
     }
 
     /// `probe:` section: the linear classifier `concord probe` trains on frozen, standardised
@@ -293,6 +309,20 @@ public struct TrainConfig: Equatable, Sendable {
         case supervised
         /// MoCo v2 contrastive pre-training; labels are used only by the kNN monitor.
         case moco
+        /// SimCLR contrastive pre-training (NT-Xent over the global batch).
+        case simclr
+        /// MoCo v3 contrastive pre-training (momentum encoder, predictor, symmetric loss).
+        case mocov3
+
+        /// The config sections this method reads beyond the common ones (hashed with them).
+        public var sections: [String] {
+            switch self {
+            case .supervised: return []
+            case .moco: return ["moco"]
+            case .simclr: return ["views", "simclr"]
+            case .mocov3: return ["views", "mocov3"]
+            }
+        }
     }
 
     /// Valid `moco.momentum_schedule` values.

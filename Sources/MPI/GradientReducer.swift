@@ -240,26 +240,3 @@ public final class GradientReducer {
         throw DistributedError("ranks are out of step at step \(step) on rank \(communicator.rank): \(described.joined(separator: "; ")). A rank skipped or repeated a step's collectives; stopping instead of hanging")
     }
 }
-
-/// SyncBatchNorm's cross-replica sums over a communicator. A failure cannot be thrown
-/// through the forward pass: it is reported and ends the job on every rank.
-public final class CommunicatorSum: CrossReplicaSum {
-    /// The ranks whose batches the statistics cover.
-    public let communicator: Communicator
-
-    /// Sums over every rank of `communicator`.
-    public init(communicator: Communicator) { self.communicator = communicator }
-
-    /// The number of ranks.
-    public var replicas: Int { communicator.size }
-
-    /// Replaces `values` with their sum over all ranks (an allreduce).
-    public func sumInPlace(_ values: UnsafeMutableBufferPointer<Double>) {
-        do {
-            try communicator.allreduce(values, op: .sum)
-        } catch {
-            FileHandle.standardError.write(Data("concord: rank \(communicator.rank): SyncBatchNorm statistics: \(error)\n".utf8))
-            communicator.abort(code: 1)
-        }
-    }
-}

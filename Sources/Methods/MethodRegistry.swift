@@ -11,15 +11,17 @@ public enum MethodRegistry {
         /// Its `train.method` value.
         public let name: TrainConfig.TrainMethod
         let make: ObjectiveFactory
+        let probed: (TrainConfig, inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String)
 
         init<Method: TrainingMethod>(_ method: Method.Type) {
             name = Method.name
             make = { context, rng in try Method.objective(context, rng: &rng) }
+            probed = { config, rng in try Method.probedEncoder(config, rng: &rng) }
         }
     }
 
     /// The registered methods.
-    public static let methods: [Entry] = [Entry(Supervised.self), Entry(MoCoV2.self)]
+    public static let methods: [Entry] = [Entry(Supervised.self), Entry(MoCoV2.self), Entry(SimCLR.self), Entry(MoCoV3.self)]
 
     /// The objective `context.config.train.method` names (an `ObjectiveFactory`).
     public static func objective(_ context: MethodContext, rng: inout RandomGenerator) throws -> any TrainingObjective {
@@ -29,5 +31,14 @@ public enum MethodRegistry {
                                 + methods.map(\.name.rawValue).joined(separator: ", "))
         }
         return try method.make(context, &rng)
+    }
+
+    /// The encoder whose trunk `config.train.method`'s linear probe reads, and the prefix of
+    /// its tensors in that method's checkpoints.
+    public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
+        guard let method = methods.first(where: { $0.name == config.train.method }) else {
+            throw TrainingError("train.method \(config.train.method.rawValue) has no registered implementation")
+        }
+        return try method.probed(config, &rng)
     }
 }

@@ -10,19 +10,7 @@ public enum ModelFactory {
                             rng: inout RandomGenerator) throws -> any Module {
         switch config.name {
         case .vit:
-            guard imageSize % config.patchSize == 0 else {
-                throw TrainingError("model.patch_size \(config.patchSize) does not divide the \(imageSize)×\(imageSize) images; use a divisor of \(imageSize) such as 4, 7 or 14")
-            }
-            guard config.dim % config.heads == 0 else {
-                throw TrainingError("model.heads \(config.heads) does not divide model.dim \(config.dim); choose heads that divide the token width")
-            }
-            guard config.posEmbed == .learned || config.dim % 4 == 0 else {
-                throw TrainingError("model.pos_embed sincos needs model.dim divisible by 4, got \(config.dim); use a multiple of 4 or pos_embed learned")
-            }
-            return VisionTransformer(.init(imageSize: imageSize, channels: inputChannels, patch: config.patchSize, dim: config.dim,
-                                           depth: config.depth, heads: config.heads, mlpRatio: config.mlpRatio,
-                                           classes: config.numClasses, pooling: config.pooling, dropPath: config.dropPath,
-                                           positions: config.posEmbed), rng: &rng)
+            return VisionTransformer(try vitShape(config, inputChannels: inputChannels, imageSize: imageSize), rng: &rng)
         case .resnet20: return ResNet.cifar(depth: 20, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
         case .resnet32: return ResNet.cifar(depth: 32, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
         case .resnet56: return ResNet.cifar(depth: 56, width: config.width, inputChannels: inputChannels, numClasses: config.numClasses, rng: &rng)
@@ -34,5 +22,22 @@ public enum ModelFactory {
             return MLP.make(inputs: inputChannels * imageSize * imageSize, hidden: config.mlpHidden,
                             outputs: config.numClasses, dropout: Float(config.dropout), rng: &rng)
         }
+    }
+
+    /// The ViT a `model:` section describes, checked: a patch or heads that do not fit are a
+    /// `TrainingError` naming the key.
+    public static func vitShape(_ config: TrainConfig.ModelSection, inputChannels: Int = 1, imageSize: Int = 28) throws -> VisionTransformer.Shape {
+        guard imageSize % config.patchSize == 0 else {
+            throw TrainingError("model.patch_size \(config.patchSize) does not divide the \(imageSize)×\(imageSize) images; use a divisor of \(imageSize) such as 4, 7 or 14")
+        }
+        guard config.dim % config.heads == 0 else {
+            throw TrainingError("model.heads \(config.heads) does not divide model.dim \(config.dim); choose heads that divide the token width")
+        }
+        guard config.posEmbed == .learned || config.dim % 4 == 0 else {
+            throw TrainingError("model.pos_embed sincos needs model.dim divisible by 4, got \(config.dim); use a multiple of 4 or pos_embed learned")
+        }
+        return .init(imageSize: imageSize, channels: inputChannels, patch: config.patchSize, dim: config.dim, depth: config.depth,
+                     heads: config.heads, mlpRatio: config.mlpRatio, classes: config.numClasses, pooling: config.pooling,
+                     dropPath: config.dropPath, positions: config.posEmbed)
     }
 }

@@ -74,8 +74,10 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.moco.cropMinScale, 0.5)
         XCTAssertEqual(config.probe.lrs, [0.5, 0.05])
         XCTAssertEqual(config.probe.heldOut, 0)
-        assertConfigError(try load("train:\n  method: simclr\n"),
-                               contains: ["x.yaml:2: train.method: unknown training method 'simclr'", "valid: supervised, moco"])
+        assertConfigError(try load("train:\n  method: byol\n"),
+                               contains: ["x.yaml:2: train.method: unknown training method 'byol'", "valid: supervised, moco, simclr, mocov3"])
+        assertConfigError(try load("mocov3:\n  batch_norm: shuffle\n"), contains: ["mocov3.batch_norm", "valid: sync, local"])
+        assertConfigError(try load("views:\n  flip_p: 2\n"), contains: ["views.flip_p: must be a number in [0, 1], got 2"])
         assertConfigError(try load("moco:\n  crop_min_scale: 0\n"),
                                contains: ["moco.crop_min_scale: must be a number in (0, 1], got 0"])
         assertConfigError(try load("moco:\n  key_groups: 0\n"), contains: ["moco.key_groups: must be an integer >= 1, got 0"])

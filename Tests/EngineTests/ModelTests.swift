@@ -87,7 +87,7 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(std((vit.blocks.layers[0] as! TransformerBlock).attn.qkv.weight), 0.02, accuracy: 0.001)
         XCTAssertEqual(std(vit.posEmbed), 0.02, accuracy: 0.001)
         XCTAssertLessThan(vit.clsToken.values.map(abs).max() ?? 1, 1e-5)
-        XCTAssertEqual(vit.head?.bias?.values.allSatisfy { $0 == 0 }, true)
+        XCTAssertEqual((vit.head as? Linear)?.bias?.values.allSatisfy { $0 == 0 }, true)
         XCTAssertEqual(vit.norm.weight.values.allSatisfy { $0 == 1 }, true)
     }
 

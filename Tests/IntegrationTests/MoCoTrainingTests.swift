@@ -137,28 +137,11 @@ final class MoCoTrainingTests: XCTestCase {
                           Array(after[(savedPointer * dim)..<((savedPointer + 1) * dim)]), "the step's keys were enqueued")
     }
 
-    /// The first `train` training and `test` test images of Fashion-MNIST as unpacked IDX
-    /// files in a directory of their own: a data set small enough for the debug build.
-    private func smallDataSet(train: Int, test: Int) throws -> String {
-        let directory = dir("fashion-mnist-small")
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        func bigEndian(_ v: Int) -> [UInt8] { [24, 16, 8, 0].map { UInt8((v >> $0) & 0xFF) } }
-        for (split, n) in [(FashionMNIST.Split.train, train), (.test, test)] {
-            let full = try FashionMNIST(split: split)
-            let names = FashionMNIST.fileNames(for: split)
-            let images = bigEndian(0x803) + bigEndian(n) + bigEndian(28) + bigEndian(28) + Array(full.images.prefix(n * 784))
-            let labels = bigEndian(0x801) + bigEndian(n) + full.labels.prefix(n).map { UInt8($0) }
-            try Data(images).write(to: URL(fileURLWithPath: directory + "/" + String(names.images.dropLast(3))))
-            try Data(labels).write(to: URL(fileURLWithPath: directory + "/" + String(names.labels.dropLast(3))))
-        }
-        return directory
-    }
-
     /// The probe's three extractors on a small data set: pixels reach sensible accuracy, a
     /// MoCo checkpoint's trunk and a random trunk give 4 × model.width = 96 features, the learning rate is picked
     /// on held-out images; mistakes are one-line errors.
     func testProbeReportsTestAccuracyForEachExtractorAndRefusesBadInput() throws {
-        let small = ["--set", "data.path=" + (try smallDataSet(train: 1000, test: 300)), "--set", "probe.epochs=2",
+        let small = ["--set", "data.path=" + (try smallFashionMNIST(train: 1000, test: 300, in: dir("fashion-mnist-small"))), "--set", "probe.epochs=2",
                      "--set", "probe.held_out=200"]
         let pixels = try Concord.run(["probe", "configs/moco-v2-fashion.yaml", "--features", "pixels", "--set", "run.dir=" + dir("pixels"),
                                       "--set", "probe.lrs=[0.03]"] + small + ["--set", "probe.epochs=6"])
@@ -188,7 +171,7 @@ final class MoCoTrainingTests: XCTestCase {
         XCTAssertEqual(supervised.status, 0, supervised.output)
         let wrong = try Concord.run(["probe", "configs/moco-v2-fashion.yaml", "--checkpoint", dir("smoke") + "/checkpoints/final.ckpt"] + small)
         XCTAssertEqual(wrong.status, 2, wrong.output)
-        XCTAssertTrue(wrong.output.contains("holds no MoCo query encoder"), wrong.output)
+        XCTAssertTrue(wrong.output.contains("holds no moco encoder"), wrong.output)
         let heldOut = try Concord.run(["probe", "configs/moco-v2-fashion.yaml", "--features", "pixels"] + small + ["--set", "probe.held_out=900"])
         XCTAssertEqual(heldOut.status, 2, heldOut.output)
         XCTAssertTrue(heldOut.output.contains("probe.held_out 900 leaves fewer than"), heldOut.output)

@@ -47,6 +47,7 @@ final class SafeTensorsTests: XCTestCase {
         ("max_pool2d_k2_s2", 4, 0, 540, 37.090643455740064, 0, "max_pool2d"),
         ("max_pool2d_k3_s2_p1", 4, 0, 520, 83.35780782054644, 0, "max_pool2d"),
         ("moco_v2_step", 509, 2, 1412313, 6425.683538295667, 8, "moco_v2_step"),
+        ("moco_v3_step", 234, 0, 165889, -950.8163873047849, 0, "moco_v3_step"),
         ("mse_masked", 7, 0, 377, 8.89378577307798, 0, "mse_masked"),
         ("mse_masked_norm_pix", 7, 0, 377, 49.57499952607759, 0, "mse_masked"),
         ("multi_head_attention", 12, 0, 896, -20.32313111682015, 0, "multi_head_attention"),

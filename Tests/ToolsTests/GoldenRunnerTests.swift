@@ -24,6 +24,21 @@ final class GoldenRunnerTests: XCTestCase {
         XCTAssertTrue(results.contains { $0.op == "resnet_sgd_step" && $0.status == .pass })
     }
 
+    /// The MoCo v3 case checks the whole step: both logits and the loss, the base encoder's
+    /// and predictor's gradients, and afterwards the momentum encoder's EMA and every batch
+    /// norm's statistics (each moved by both views).
+    func testMoCoV3StepComparesEveryPartOfTheStep() throws {
+        let results = try GoldenRunner.run(directory: Self.directory)
+        guard let moco = results.first(where: { $0.op == "moco_v3_step" }) else { return XCTFail("no moco_v3_step case") }
+        XCTAssertEqual(moco.status, .pass, moco.line)
+        let compared = Set(moco.details.map(\.tensor))
+        for name in ["out.logits1", "out.logits2", "out.loss", "grad.param.base_encoder.blocks.1.attn.qkv.weight",
+                     "grad.param.predictor.3.weight", "after.param.momentum_encoder.head.6.weight",
+                     "after.buffer.base_encoder.head.7.running_var", "after.buffer.predictor.4.running_mean"] {
+            XCTAssertTrue(compared.contains(name), "\(name) not compared")
+        }
+    }
+
     /// The MoCo case checks the whole step: logits and loss, the query encoder's gradients,
     /// and afterwards both encoders (the key encoder's EMA), their statistics and the queue.
     func testMoCoStepComparesEveryPartOfTheStep() throws {

@@ -78,12 +78,16 @@ public final class VisionTransformer: Module, BatchReducing {
     public let blocks: Sequential
     /// `norm` (token pooling) or `fc_norm` (mean pooling).
     public let norm: LayerNorm
-    public let head: Linear?
+    /// A linear classifier (`classes` > 0), a projection head a method gives (MoCo v3's MLP),
+    /// or nothing.
+    public let head: (any Module)?
     public var isTraining = true
     /// Chunks the batch sums of the class token's and position table's gradients.
     public var reduction = BatchReduction.singleProcess
 
-    public init(_ shape: Shape, rng: inout RandomGenerator) {
+    /// The network `shape` describes, with `head` in place of the linear classifier when
+    /// given (built by the caller before, so its own initialisation is kept).
+    public init(_ shape: Shape, head custom: (any Module)? = nil, rng: inout RandomGenerator) {
         precondition(shape.imageSize % shape.patch == 0, "VisionTransformer: patch \(shape.patch) does not divide image size \(shape.imageSize)")
         self.shape = shape
         let d = shape.dim
@@ -107,9 +111,11 @@ public final class VisionTransformer: Module, BatchReducing {
                              dropPath: shape.dropPath(ofBlock: i), dropPathSeed: dropPathSeed &+ UInt64(i), rng: &rng)
         })
         norm = LayerNorm(d, eps: shape.eps)
-        head = shape.classes > 0 ? Linear(d, shape.classes, rng: &rng) : nil
-        // timm's `init_weights_vit_timm`: every Linear N(0, 0.02²) truncated at ±2, bias 0.
-        for linear in layers(of: Linear.self) {
+        let classifier = custom == nil && shape.classes > 0 ? Linear(d, shape.classes, rng: &rng) : nil
+        head = custom ?? classifier
+        // timm's `init_weights_vit_timm`: every Linear N(0, 0.02²) truncated at ±2, bias 0
+        // (a given head keeps its own).
+        for linear in patchEmbed.layers(of: Linear.self) + blocks.layers(of: Linear.self) + (classifier.map { [$0] } ?? []) {
             Init.truncatedNormal(linear.weight, std: 0.02, rng: &rng)
             linear.bias?.fill(0)
         }

@@ -56,10 +56,11 @@ public final class Conv2d: Module, BatchReducing {
 }
 
 /// Batch normalisation over channels of [N,C] or [N,C,H,W]; weight 1, bias 0, running
-/// statistics (0, 1), PyTorch's momentum convention.
+/// statistics (0, 1), PyTorch's momentum convention. Without `affine` (PyTorch's
+/// `affine=False`) it has no weight and bias, only the running statistics.
 public final class BatchNorm: Module, BatchReducing {
-    public let weight: Tensor
-    public let bias: Tensor
+    public let weight: Tensor?
+    public let bias: Tensor?
     public let runningMean: Tensor
     public let runningVar: Tensor
     public var momentum: Float
@@ -69,16 +70,19 @@ public final class BatchNorm: Module, BatchReducing {
     public var crossReplica: (any CrossReplicaSum)?
     public var reduction = BatchReduction.singleProcess
 
-    public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
-        weight = Tensor.ones([channels], requiresGrad: true)
-        bias = Tensor.zeros([channels], requiresGrad: true)
+    public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5, affine: Bool = true) {
+        weight = affine ? Tensor.ones([channels], requiresGrad: true) : nil
+        bias = affine ? Tensor.zeros([channels], requiresGrad: true) : nil
         runningMean = Tensor.zeros([channels])
         runningVar = Tensor.ones([channels])
         self.momentum = momentum
         self.eps = eps
     }
 
-    public var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+    public var localParameters: [(String, Tensor)] {
+        guard let weight, let bias else { return [] }
+        return [("weight", weight), ("bias", bias)]
+    }
     public var localBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
 
     public func forward(_ x: Tensor) -> Tensor { forward(x, relu: false) }

@@ -13,6 +13,15 @@ public enum MoCoV2: TrainingMethod {
     public static func objective(_ context: MethodContext, rng: inout RandomGenerator) throws -> any TrainingObjective {
         try MoCoV2Objective(context, rng: &rng)
     }
+
+    /// The query encoder.
+    public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
+        guard let depth = config.model.name.cifarDepth else {
+            throw TrainingError("a MoCo v2 trunk is a CIFAR-style ResNet; model.name \(config.model.name.rawValue) is not one: use the MoCo run's config (resnet20, resnet32 or resnet56)")
+        }
+        let encoder = ResNet.cifarEncoder(depth: depth, width: config.model.width, hidden: config.moco.headHidden, dim: config.moco.dim, rng: &rng)
+        return (encoder, "model.encoder_q.")
+    }
 }
 
 /// MoCo v2 as a `Trainer` objective: `MoCoModel`'s step with the key encoding the config
@@ -60,23 +69,10 @@ final class MoCoV2Objective: TrainingObjective {
                                                iterations: context.scheduledIterations)
         monitor = context.data.map { KNNMonitor(world: context.world, trainSet: $0.train, testSet: $0.test, k: moco.knnK,
                                                 temperature: Float(moco.knnTemperature)) }
-        views = ContrastiveAugmentation(settings: Self.augmentation(moco))
+        views = ContrastiveAugmentation(settings: ContrastiveAugmentation.Settings(moco.views))
         evaluationEvery = moco.knnEvery
         trunk = config.model.displayName
         faults = context.faults
-    }
-
-    /// MoCo v2's augmentation for 28×28 grayscale, from the `moco:` section.
-    static func augmentation(_ moco: TrainConfig.MoCoSection) -> ContrastiveAugmentation.Settings {
-        var settings = ContrastiveAugmentation.Settings()
-        settings.cropScale = Float(moco.cropMinScale)...1
-        settings.flipProbability = Float(moco.flipP)
-        settings.jitterProbability = Float(moco.jitterP)
-        settings.brightness = Float(moco.brightness)
-        settings.contrast = Float(moco.contrast)
-        settings.blurProbability = Float(moco.blurP)
-        settings.blurSigma = 0.1...Float(moco.blurSigmaMax)
-        return settings
     }
 
     var parameters: [(String, Tensor)] { model.encoderQ.namedParameters(prefix: "encoder_q.") }

@@ -2,9 +2,10 @@ import Datasets
 import Engine
 import MPI
 
-/// MoCo's progress without labels in the loss: weighted kNN top-1 accuracy on the test set,
-/// with the training set's features as the labelled bank. The features are the query
-/// encoder's trunk output (what the linear probe sees), L2-normalised, in eval mode.
+/// A contrastive method's progress without labels in the loss: weighted kNN top-1 accuracy
+/// on the test set, with the training set's features as the labelled bank. The features are
+/// the trained encoder's trunk output (what the linear probe sees), L2-normalised, in eval
+/// mode.
 ///
 /// Sharded: each rank extracts the features of its share of both sets, the bank is gathered
 /// on every rank, each rank classifies its share of the test set and the counts are summed.
@@ -15,9 +16,14 @@ struct KNNMonitor {
     let k: Int
     let temperature: Float
 
-    /// Test-set accuracy of `encoder`'s features (the caller has put it in eval mode).
+    /// Test-set accuracy of `encoder`'s trunk features (the caller has put it in eval mode).
     func accuracy(of encoder: ResNet, batchSize: Int) throws -> Double {
-        let extract = { (images: Tensor) in encoder.features(images).l2Normalized(dim: 1) }   // [B, D]
+        try accuracy(features: { encoder.features($0) }, batchSize: batchSize)
+    }
+
+    /// Test-set accuracy of the features `features` gives a batch of images [B, …] → [B, D].
+    func accuracy(features: @escaping (Tensor) -> Tensor, batchSize: Int) throws -> Double {
+        let extract = { (images: Tensor) in features(images).l2Normalized(dim: 1) }   // [B, D]
         let mine = FeatureBank.shard(of: trainSet, world: world, batchSize: batchSize, extract: extract)
         let bank = try FeatureBank.gather(mine.features, labels: mine.labels, world: world)
         let test = FeatureBank.shard(of: testSet, world: world, batchSize: batchSize, extract: extract)

@@ -10,18 +10,15 @@ extension LinearProbe {
     /// The function from normalised images [B, 1, H, W] to features [B, D].
     func makeExtractor(_ extractor: Extractor, trainSet: FashionMNIST) throws -> (Tensor) -> Tensor {
         if case .pixels = extractor { return { $0.reshaped([$0.shape[0], $0.count / $0.shape[0]]) } }
-        guard let depth = config.model.name.cifarDepth else {
-            throw TrainingError("the probe's trunk is a CIFAR-style ResNet; model.name \(config.model.name.rawValue) is not one: use the MoCo run's config (resnet20, resnet32 or resnet56)")
-        }
         var rng = RandomGenerator(seed: UInt64(config.train.seed), purpose: .initialization)
-        let encoder = ResNet.cifarEncoder(depth: depth, width: config.model.width, hidden: config.moco.headHidden,
-                                          dim: config.moco.dim, rng: &rng)
+        let (encoder, prefix) = try MethodRegistry.probedEncoder(config, rng: &rng)
         encoder.replicate(over: world)
+        let method = config.train.method.rawValue
         switch extractor {
         case let .trunk(file):
-            try file.load(into: encoder.namedParameters() + encoder.namedBuffers(), prefix: "model.encoder_q.",
-                          what: "holds no MoCo query encoder matching this config",
-                          hint: "pass a checkpoint of a train.method moco run with the same model.name, model.width, moco.dim and moco.head_hidden")
+            try file.load(into: encoder.namedParameters() + encoder.namedBuffers(), prefix: prefix,
+                          what: "holds no \(method) encoder matching this config (\(prefix)*)",
+                          hint: "pass a checkpoint of a train.method \(method) run with the same model and method keys, or the config of the run that wrote it")
         case .randomTrunk:
             try reestimateBatchNorm(encoder, on: trainSet, images: 10_000)
         case .pixels:
@@ -33,7 +30,7 @@ extension LinearProbe {
 
     /// Running statistics = the plain average over the first `images` training images of
     /// each batch's statistics (momentum 1/(t + 1) at batch t); the same on every rank.
-    func reestimateBatchNorm(_ encoder: ResNet, on dataset: FashionMNIST, images: Int) throws {
+    func reestimateBatchNorm(_ encoder: any FeatureEncoder, on dataset: FashionMNIST, images: Int) throws {
         let norms = encoder.layers(of: BatchNorm.self)
         let saved = norms.map(\.momentum)
         defer { for (bn, m) in zip(norms, saved) { bn.momentum = m } }

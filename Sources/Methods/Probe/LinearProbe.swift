@@ -27,7 +27,8 @@ import Training
 public struct LinearProbe {
     /// Where the features come from.
     public enum Extractor {
-        /// The query encoder's trunk saved in a MoCo checkpoint (`model.encoder_q.*`).
+        /// The trunk of the encoder the config's method trains (`TrainingMethod.probedEncoder`),
+        /// as a checkpoint of that method saved it (`model.encoder_q.*` for MoCo v2).
         case trunk(from: CheckpointFile)
         /// The same architecture, randomly initialised from `train.seed`; its batch-norm
         /// statistics are re-estimated on 10,000 training images so the features are scaled
@@ -36,9 +37,10 @@ public struct LinearProbe {
         /// The normalised pixels, 784 features.
         case pixels
 
-        var name: String {
+        /// How results name it: the pre-training method for a trained trunk (`moco`, `simclr`, …).
+        func name(method: TrainConfig.TrainMethod) -> String {
             switch self {
-            case .trunk: return "moco"
+            case .trunk: return method.rawValue
             case .randomTrunk: return "random"
             case .pixels: return "pixels"
             }
@@ -137,15 +139,15 @@ public struct LinearProbe {
                 let classifier = try fit(fitSet, lr: lr, log: { _ in })
                 let heldOutAccuracy = try accuracy(classifier, heldSet)
                 selection.append((lr, heldOutAccuracy))
-                if world.rank == 0 { log("probe \(extractor.name): lr \(lr) reaches " + String(format: "%.2f%%", heldOutAccuracy * 100) + " on the \(p.heldOut) held-out images") }
+                if world.rank == 0 { log("probe \(extractor.name(method: config.train.method)): lr \(lr) reaches " + String(format: "%.2f%%", heldOutAccuracy * 100) + " on the \(p.heldOut) held-out images") }
             }
             chosen = selection.max { $0.heldOutAccuracy < $1.heldOutAccuracy }?.lr ?? chosen
         }
         let (mean, std) = try statistics(train.features)
         standardize(train.features, mean: mean, std: std)
         standardize(test.features, mean: mean, std: std)
-        let classifier = try fit(train, lr: chosen) { line in if world.rank == 0 { log("probe \(extractor.name): " + line) } }
-        return Result(extractor: extractor.name, featureCount: width, epochs: p.epochs, learningRate: chosen, selection: selection,
+        let classifier = try fit(train, lr: chosen) { line in if world.rank == 0 { log("probe \(extractor.name(method: config.train.method)): " + line) } }
+        return Result(extractor: extractor.name(method: config.train.method), featureCount: width, epochs: p.epochs, learningRate: chosen, selection: selection,
                       trainAccuracy: try accuracy(classifier, train), testAccuracy: try accuracy(classifier, test),
                       seconds: MonotonicClock.seconds() - startedAt)
     }

@@ -19,6 +19,14 @@ public enum Supervised: TrainingMethod {
         model.replicate(over: context.world, syncBatchNorm: config.distributed.syncBatchNorm)
         return SupervisedObjective(model: model, config: config, world: context.world, testSet: context.data?.test)
     }
+
+    /// The classifier itself (a ResNet or a ViT; its features are the head's input).
+    public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
+        guard let encoder = try ModelFactory.make(config.model, rng: &rng) as? any FeatureEncoder else {
+            throw TrainingError("model.name \(config.model.name.rawValue) has no trunk to probe; probe a ResNet or a ViT")
+        }
+        return (encoder, "model.")
+    }
 }
 
 /// The classifier and its loss, as a `Trainer` objective.

@@ -4,7 +4,8 @@ import MPI
 
 /// The batches a bench run trains on: real Fashion-MNIST batches from the prefetching
 /// loader — augmented as the reference does for each workload (resnet20 and vit: flip + pad-2 crop;
-/// moco: two random-resized-crop views; mlp: none), epochs wrapping around as needed — or
+/// moco, mocov3 and simclr: two random-resized-crop views; mlp: none), epochs wrapping around
+/// as needed — or
 /// random images (`synthetic`).
 public final class BenchBatches {
     /// What the batches are, for the result (`fashion-mnist`, `synthetic`).
@@ -50,7 +51,7 @@ public final class BenchBatches {
             defer { position += 1 }
             return Batch(images: Tensor.randn([batch, 1, 28, 28], rng: &rng), labels: (0..<batch).map { _ in rng.int(below: 10) },
                          indices: Array(0..<batch), position: position,
-                         secondView: model == .moco ? Tensor.randn([batch, 1, 28, 28], rng: &rng) : nil)
+                         secondView: model.hasTwoViews ? Tensor.randn([batch, 1, 28, 28], rng: &rng) : nil)
         }
         if let loader = current {
             if let next = loader.next() { return next }
@@ -60,7 +61,7 @@ public final class BenchBatches {
         }
         let sampler = ShardedSampler(datasetCount: train.count, rank: rank, worldSize: worldSize, seed: 1234, epoch: epoch)
         let loader = BatchLoader(dataset: train, sampler: sampler, batchSize: batch, augment: model == .resnet20 || model == .vit,
-                                 views: model == .moco ? ContrastiveAugmentation(settings: .init()) : nil, rng: rng)
+                                 views: model.hasTwoViews ? ContrastiveAugmentation(settings: .init()) : nil, rng: rng)
         current = loader
         guard let next = loader.next() else {
             throw DatasetError("\(directory): no full batch of \(batch) images in each rank's share of the training set; lower --batch")

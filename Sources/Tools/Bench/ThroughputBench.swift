@@ -13,7 +13,11 @@ import Training
 /// parameter); `moco` is a MoCo v2 step (two views, K 4096, dim 128, T 0.2, m 0.99, shuffle-BN
 /// across ranks; SGD lr 0.03, wd 1e-4); `vit` is the supervised ViT of `configs/fashion-vit.yaml`
 /// (patch 4, dim 96, depth 6, heads 4, MLP ratio 2) with AdamW lr 1e-3, wd 0.05 off biases,
-/// norms and the class and position tokens — as the reference's bench.
+/// norms and the class and position tokens — as the reference's bench; `mocov3` is MoCo v3 on
+/// that ViT (3-layer projector 512 → 128, predictor, T 0.2, m 0.99, per-rank batch norm as the
+/// reference runs it on CPUs; AdamW lr 1.5e-4 × global batch / 256, wd 0.1 on every
+/// parameter); `simclr` is SimCLR on ResNet-20 (projector 64 → 64 → 128, NT-Xent T 0.5 over
+/// the gathered batch, per-rank batch norm; SGD lr 0.3, momentum 0.9, wd 1e-6).
 ///
 /// Under `mpirun` every rank trains its own batch and gradients are averaged, as in
 /// training: images/s is global (slowest rank's time), peak RSS the largest of any rank, and
@@ -21,7 +25,12 @@ import Training
 /// buckets) and communication not hidden by backward.
 public struct ThroughputBench {
     /// The workloads `bench.py` has too.
-    public enum Model: String, CaseIterable, Sendable { case resnet20, mlp, moco, vit }
+    public enum Model: String, CaseIterable, Sendable {
+        case resnet20, mlp, moco, vit, mocov3, simclr
+
+        /// Whether the workload trains on two augmented views of each image.
+        var hasTwoViews: Bool { self == .moco || self == .mocov3 || self == .simclr }
+    }
 
     public var model: Model
     public var threads: Int
@@ -42,13 +51,34 @@ public struct ThroughputBench {
     /// The training config the workload is: the model, the method and a constant-rate SGD.
     public var config: TrainConfig {
         var config = TrainConfig()
-        config.model.name = [.mlp: .mlp, .vit: .vit][model] ?? .resnet20
+        config.model.name = [.mlp: .mlp, .vit: .vit, .mocov3: .vit][model] ?? .resnet20
         config.model.mlpHidden = [1024, 1024]
-        config.train.method = model == .moco ? .moco : .supervised
+        config.train.method = [.moco: .moco, .mocov3: .mocov3, .simclr: .simclr][model] ?? .supervised
         config.train.batchSize = batch
         config.train.threads = threads
         config.schedule.warmupEpochs = 0
         config.schedule.kind = .constant
+        if model == .mocov3 {
+            config.mocov3.batchNorm = .local
+            config.mocov3.momentumSchedule = .constant
+            config.optimizer.name = .adamw
+            config.optimizer.lr = 1.5e-4
+            config.schedule.scaleLRByBatch = true
+            config.optimizer.weightDecay = 0.1
+            config.optimizer.noDecayBNBias = false
+            return config
+        }
+        if model == .simclr {
+            config.simclr.batchNorm = .local
+            config.simclr.headHidden = 64
+            config.simclr.temperature = 0.5
+            config.optimizer.name = .sgd
+            config.optimizer.lr = 0.3
+            config.optimizer.momentum = 0.9
+            config.optimizer.weightDecay = 1e-6
+            config.optimizer.noDecayBNBias = false
+            return config
+        }
         if model == .vit {
             config.optimizer.name = .adamw
             config.optimizer.lr = 1e-3

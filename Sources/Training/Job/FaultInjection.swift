@@ -20,6 +20,9 @@ public struct FaultInjection: Equatable, Sendable {
         /// MoCo: the rank dies (SIGKILL) half-way through enqueuing that step's keys; never
         /// in a resumed run, so the restarted run gets past it.
         case killInEnqueue = "kill-in-enqueue"
+        /// The rank dies (SIGKILL) right after that step's optimizer step, before anything is
+        /// saved; never in a resumed run.
+        case killAfterStep = "kill-after-step"
     }
     /// The fault.
     public let kind: Kind
@@ -46,7 +49,7 @@ public struct FaultInjection: Equatable, Sendable {
     /// The fault as this process sees it: itself on its target rank, nil elsewhere — and nil
     /// for a one-time crash in a run that resumed from a checkpoint.
     public func onRank(_ rank: Int, resumed: Bool) -> FaultInjection? {
-        guard rank == self.rank, !(resumed && kind == .killInEnqueue) else { return nil }
+        guard rank == self.rank, !(resumed && (kind == .killInEnqueue || kind == .killAfterStep)) else { return nil }
         return self
     }
 

@@ -124,6 +124,9 @@ public protocol TrainingMethod {
     /// The objective for `context`; `rng` is the initialisation stream every rank draws the
     /// same networks from.
     static func objective(_ context: MethodContext, rng: inout RandomGenerator) throws -> any TrainingObjective
+    /// The network whose trunk features a linear probe reads, freshly built for `config`, and
+    /// the prefix of its tensors in this method's checkpoints (`model.encoder_q.` for MoCo v2).
+    static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String)
 }
 
 /// Builds the objective a config's `train.method` names (the Methods target's registry).

@@ -139,6 +139,7 @@ public final class TrainingStep {
             OpProfile.measure("optimizer") { optimizer.step() }
         }
         try objective.finishStep(iteration: iteration)
+        if let faults, faults.fires(.killAfterStep, at: iteration) { faults.crash("killed after step \(iteration)") }
         return result
     }
 
