@@ -19,10 +19,10 @@ enum ConfigSchema {
 
     /// Section names in the order `yaml()` writes them.
     static let sections = ["model", "data", "train", "optimizer", "schedule", "distributed", "moco", "views", "knn", "simclr",
-                           "mocov3", "probe", "checkpoint", "run"]
+                           "mocov3", "mae", "probe", "checkpoint", "run"]
 
     /// Sections that change what is trained; the config hash covers only these.
-    static let hashedSections = ["model", "data", "train", "optimizer", "schedule", "distributed", "moco", "views", "simclr", "mocov3"]
+    static let hashedSections = ["model", "data", "train", "optimizer", "schedule", "distributed", "moco", "views", "simclr", "mocov3", "mae"]
 
     /// Every key, grouped by section in `sections` order.
     static let fields: [Field] = [
@@ -130,6 +130,13 @@ enum ConfigSchema {
         choice("mocov3.momentum_schedule", \.mocov3.momentumSchedule, what: "momentum schedule"),
         choice("mocov3.batch_norm", \.mocov3.batchNorm, what: "MoCo v3 batch norm"),
         bool("mocov3.freeze_patch_embed", \.mocov3.freezePatchEmbed),
+        number("mae.mask_ratio", \.mae.maskRatio, .openFraction),
+        int("mae.decoder_dim", \.mae.decoderDim, min: 1),
+        int("mae.decoder_depth", \.mae.decoderDepth, min: 1),
+        int("mae.decoder_heads", \.mae.decoderHeads, min: 1),
+        bool("mae.norm_pix_loss", \.mae.normPixLoss),
+        int("mae.eval_every", \.mae.evalEvery, min: 0),
+        int("mae.grid_images", \.mae.gridImages, min: 1),
 
         int("probe.epochs", \.probe.epochs, min: 1),
         int("probe.batch_size", \.probe.batchSize, min: 1),
@@ -157,7 +164,7 @@ enum ConfigSchema {
 
     /// Allowed range of a number; `text` completes "must be a number ...".
     enum Bound {
-        case atLeast(Double), above(Double), fraction, closedFraction, scale
+        case atLeast(Double), above(Double), fraction, closedFraction, openFraction, scale
 
         func contains(_ value: Double) -> Bool {
             switch self {
@@ -165,6 +172,7 @@ enum ConfigSchema {
             case let .above(low): return value > low
             case .fraction: return value >= 0 && value < 1
             case .closedFraction: return value >= 0 && value <= 1
+            case .openFraction: return value > 0 && value < 1
             case .scale: return value > 0 && value <= 1
             }
         }
@@ -175,6 +183,7 @@ enum ConfigSchema {
             case let .above(low): return "> \(Self.text(low))"
             case .fraction: return "in [0, 1)"
             case .closedFraction: return "in [0, 1]"
+            case .openFraction: return "in (0, 1)"
             case .scale: return "in (0, 1]"
             }
         }

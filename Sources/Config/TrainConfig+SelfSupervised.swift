@@ -76,6 +76,28 @@ extension TrainConfig {
         public init() {}
     }
 
+    /// `mae:` section: masked-autoencoder pre-training of a ViT (used when `train.method` is `mae`).
+    public struct MAESection: Equatable, Sendable {
+        /// `mae.mask_ratio`: the share of each image's patches removed, in (0, 1).
+        public var maskRatio = 0.75
+        /// `mae.decoder_dim`: the decoder's token width (≥ 1; a multiple of 4 for its sin-cos table).
+        public var decoderDim = 64
+        /// `mae.decoder_depth`: decoder blocks (≥ 1).
+        public var decoderDepth = 2
+        /// `mae.decoder_heads`: attention heads per decoder block (must divide `decoder_dim`).
+        public var decoderHeads = 4
+        /// `mae.norm_pix_loss`: the loss compares each patch normalised by its own mean and
+        /// variance (MAE's better-representation setting).
+        public var normPixLoss = true
+        /// `mae.eval_every`: the reconstruction loss on the test set and the picture of
+        /// reconstructions every this many epochs and after the last (≥ 0; 0 never).
+        public var evalEvery = 1
+        /// `mae.grid_images`: test images in the picture of reconstructions (≥ 1).
+        public var gridImages = 8
+        /// Defaults.
+        public init() {}
+    }
+
     /// Valid `simclr.batch_norm` (and `mocov3.batch_norm`) values.
     public enum ReplicaBatchNorm: String, CaseIterable, Sendable {
         /// Statistics over every rank's batch (SyncBatchNorm).

@@ -38,6 +38,8 @@ public struct TrainConfig: Equatable, Sendable {
     public var simclr = SimCLRSection()
     /// `mocov3:` — MoCo v3 pre-training (used when `train.method` is `mocov3`).
     public var mocov3 = MoCoV3Section()
+    /// `mae:` — masked-autoencoder pre-training (used when `train.method` is `mae`).
+    public var mae = MAESection()
 
     /// The default configuration (ResNet-20 on Fashion-MNIST, SGD, warm-up then cosine).
     public init() {}
@@ -313,6 +315,8 @@ public struct TrainConfig: Equatable, Sendable {
         case simclr
         /// MoCo v3 contrastive pre-training (momentum encoder, predictor, symmetric loss).
         case mocov3
+        /// Masked-autoencoder pre-training of a ViT.
+        case mae
 
         /// The config sections this method reads beyond the common ones (hashed with them).
         public var sections: [String] {
@@ -321,6 +325,7 @@ public struct TrainConfig: Equatable, Sendable {
             case .moco: return ["moco"]
             case .simclr: return ["views", "simclr"]
             case .mocov3: return ["views", "mocov3"]
+            case .mae: return ["mae"]
             }
         }
     }

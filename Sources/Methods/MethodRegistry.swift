@@ -21,7 +21,7 @@ public enum MethodRegistry {
     }
 
     /// The registered methods.
-    public static let methods: [Entry] = [Entry(Supervised.self), Entry(MoCoV2.self), Entry(SimCLR.self), Entry(MoCoV3.self)]
+    public static let methods: [Entry] = [Entry(Supervised.self), Entry(MoCoV2.self), Entry(SimCLR.self), Entry(MoCoV3.self), Entry(MAE.self)]
 
     /// The objective `context.config.train.method` names (an `ObjectiveFactory`).
     public static func objective(_ context: MethodContext, rng: inout RandomGenerator) throws -> any TrainingObjective {

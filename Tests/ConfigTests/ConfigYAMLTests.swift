@@ -109,6 +109,13 @@ final class ConfigYAMLTests: XCTestCase {
         c.mocov3.momentumSchedule = .constant
         c.mocov3.batchNorm = .local
         c.mocov3.freezePatchEmbed = true
+        c.mae.maskRatio = 0.6
+        c.mae.decoderDim = 128
+        c.mae.decoderDepth = 4
+        c.mae.decoderHeads = 8
+        c.mae.normPixLoss = false
+        c.mae.evalEvery = 10
+        c.mae.gridImages = 4
         c.probe.epochs = 100
         c.probe.batchSize = 1024
         c.probe.lrs = [30, 3.5e-3]

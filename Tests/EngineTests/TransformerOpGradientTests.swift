@@ -164,3 +164,32 @@ final class TransformerOpGradientTests: XCTestCase {
         checkGradients(fixed.parameters(), eps: 1e-3, samples: 6) { _ in fixed(images) }
     }
 }
+
+/// MAE's pieces: the mask token put where patches were removed, and patches in MAE's layout.
+final class MaskedAutoencoderOpTests: XCTestCase {
+    var rng = RandomGenerator(seed: 17)
+
+    func testAddingTheMaskTokenHasTheRightGradients() {
+        let places = [1, 3, 0, 2, 4, 2]   // two places in each of three images
+        checkGradients([gradientInput([3, 5, 4], rng: &rng), gradientInput([1, 1, 4], rng: &rng)], eps: 1e-3) {
+            $0[0].addingToken($0[1], at: places, perImage: 2)
+        }
+        let x = Tensor.zeros([1, 3, 2]), token = Tensor(shape: [1, 1, 2], values: [5, 7])
+        XCTAssertEqual(x.addingToken(token, at: [2], perImage: 1).values, [0, 0, 0, 0, 5, 7])
+    }
+
+    /// Patch l of image n is the row-major patch index; its values run over pixel rows, then
+    /// columns, then channels (MAE's `einsum("nchpwq->nhwpqc")`); unpatchified undoes it.
+    func testPatchifiedIsMAEsLayoutAndUnpatchifiedItsInverse() {
+        let (n, c, h, w, p) = (2, 3, 4, 6, 2)
+        let images = Tensor.randn([n, c, h, w], rng: &rng)
+        let patches = images.patchified(patch: p)
+        XCTAssertEqual(patches.shape, [n, (h / p) * (w / p), p * p * c])
+        for i in 0..<n { for py in 0..<(h / p) { for px in 0..<(w / p) { for dy in 0..<p { for dx in 0..<p { for ch in 0..<c {
+            let patch = py * (w / p) + px, element = (dy * p + dx) * c + ch
+            XCTAssertEqual(patches[flat: (i * (h / p) * (w / p) + patch) * p * p * c + element],
+                           images[flat: ((i * c + ch) * h + py * p + dy) * w + px * p + dx])
+        } } } } } }
+        XCTAssertEqual(patches.unpatchified(patch: p, channels: c, height: h, width: w).values, images.values)
+    }
+}

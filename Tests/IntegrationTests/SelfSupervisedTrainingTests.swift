@@ -121,3 +121,153 @@ final class SelfSupervisedTrainingTests: XCTestCase {
         XCTAssertTrue(wrong.output.contains("holds no simclr encoder"), wrong.output)
     }
 }
+
+/// MAE runs for real, at small size: masks drawn by global sample position (two ranks equal
+/// one process), a kill under `launch/supervise` against an uninterrupted run, the picture of
+/// reconstructions, and the probe on its encoder.
+final class MaskedAutoencoderTrainingTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-mae-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+
+    private func dir(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+    private var binary: String { Concord.productsDirectory.appendingPathComponent("concord").path }
+    private let mae = ["configs/mae-vit-fashion.yaml", "--set", "model.depth=2", "--set", "model.dim=32", "--set", "model.heads=2",
+                       "--set", "mae.decoder_dim=16", "--set", "mae.decoder_heads=2", "--set", "mae.decoder_depth=1", "--set", "mae.eval_every=0"]
+
+    private func steps(_ n: Int, batch: Int, dir name: String) -> [String] {
+        ["--set", "train.iterations=\(n)", "--set", "train.batch_size=\(batch)", "--set", "run.progress=none",
+         "--set", "checkpoint.every_iterations=2", "--run-dir", dir(name)]
+    }
+
+    private func finalTensors(_ name: String) throws -> [String: [Float]] {
+        let file = try CheckpointFile(contentsOf: dir(name) + "/checkpoints/final.ckpt")
+        return Dictionary(uniqueKeysWithValues: try file.entries.filter { $0.dtype == .f32 }.map { ($0.name, try file.floats($0.name)) })
+    }
+
+    /// Each image's mask comes from its global position in the batch and the iteration, and
+    /// every batch sum is chunked by image: 2 ranks × 16 give one process × 32's bits.
+    func testTwoRanksTrainMAEExactlyLikeOneProcess() throws {
+        try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
+        let plain = ["--set", "data.augment=false"]
+        let one = try Concord.run(["train"] + mae + plain + steps(10, batch: 32, dir: "one"))
+        XCTAssertEqual(one.status, 0, one.output)
+        let two = try MPIRun.run(ranks: 2, ["train"] + mae + plain + ["--set", "distributed.bucket_cap_mb=0.05"] + steps(10, batch: 16, dir: "two"))
+        XCTAssertEqual(two.status, 0, two.output)
+        let (a, b) = (try finalTensors("one"), try finalTensors("two"))
+        XCTAssertNotNil(a["model.mask_token"])
+        XCTAssertEqual(a.keys.filter { a[$0] != b[$0] }.sorted(), [], "tensors whose bits differ")
+    }
+
+    /// One rank of two killed after a step; restarted by `launch/supervise`, the run ends with
+    /// the uninterrupted run's weights, optimizer state and metrics.
+    func testMAEKilledAndResumedUnderSuperviseEqualsAnUninterruptedRun() throws {
+        try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
+        let reference = try MPIRun.run(ranks: 2, ["train"] + mae + steps(8, batch: 16, dir: "reference"))
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let supervise = Concord.repositoryRoot.appendingPathComponent("launch/supervise").path
+        let mpirun = ["/usr/bin/env", "mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none", "-x", "CONCORD_FAULT", binary]
+        let r = try MPIRun.execute(supervise, ["--max-restarts", "2", "--backoff", "0.1", "--"] + mpirun + ["train"] + mae + steps(8, batch: 16, dir: "killed"),
+                                   environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "PMIX_MCA_gds": "hash",
+                                                 "OPENBLAS_NUM_THREADS": "1", "CONCORD_FAULT": "kill-after-step=5@rank=0"],
+                                   directory: Concord.repositoryRoot, timeout: 300)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("killed after step 5"), r.output)
+        let (a, b) = (try finalTensors("reference"), try finalTensors("killed"))
+        XCTAssertEqual(a.keys.filter { a[$0] != b[$0] }.sorted(), [], "tensors whose bits differ")
+        func metrics(_ name: String) throws -> [NSDictionary] {
+            try String(contentsOfFile: dir(name) + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { line in
+                var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                for key in ["epoch_s", "eval_s", "images_per_s", "peak_rss_mib"] { object.removeValue(forKey: key) }
+                return object as NSDictionary
+            }
+        }
+        XCTAssertEqual(try metrics("reference"), try metrics("killed"))
+    }
+
+    /// An evaluation writes the test loss and reconstructions.png: a real PNG, four columns of
+    /// the grid images; the probe then reads the encoder (not the decoder) from the checkpoint.
+    func testEvaluationDrawsReconstructionsAndTheProbeReadsTheEncoder() throws {
+        let small = try smallFashionMNIST(train: 400, test: 100, in: dir("fashion-mnist-small"))
+        let run = try Concord.run(["train"] + mae + ["--set", "data.path=" + small, "--set", "mae.eval_every=1", "--set", "mae.grid_images=3",
+                                                     "--set", "train.epochs=1"] + steps(0, batch: 16, dir: "run"))
+        XCTAssertEqual(run.status, 0, run.output)
+        let metrics = try String(contentsOfFile: dir("run") + "/metrics.jsonl", encoding: .utf8)
+        XCTAssertTrue(metrics.contains("\"test_loss\""), metrics)
+        XCTAssertFalse(metrics.contains("train_acc"), metrics)
+        let png = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir("run") + "/reconstructions.png")))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        func word(_ at: Int) -> Int { png[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        XCTAssertEqual(word(16), 4 * (28 * 2 + 4) + 4, "width: four columns")
+        XCTAssertEqual(word(20), 3 * (28 * 2 + 4) + 4, "height: three images")
+        let probe = try Concord.run(["probe"] + mae + ["--checkpoint", dir("run") + "/checkpoints/final.ckpt", "--set", "data.path=" + small,
+                                                       "--set", "probe.epochs=2", "--set", "probe.held_out=0", "--set", "probe.lrs=[0.1]",
+                                                       "--set", "run.dir=" + dir("run")])
+        XCTAssertEqual(probe.status, 0, probe.output)
+        XCTAssertTrue(probe.output.contains("\"probe\":\"mae\"") && probe.output.contains("\"features\":32"), probe.output)
+    }
+}
+
+/// `concord export --encoder` and `concord finetune`: the pre-trained trunk without its
+/// projector or decoder, under the network's own names, and supervised training from it.
+final class FineTuningTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-finetune-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+
+    private func dir(_ name: String) -> String { scratch.appendingPathComponent(name).path }
+    private let vit = ["--set", "model.depth=2", "--set", "model.dim=32", "--set", "model.heads=2"]
+    private let short = ["--set", "train.iterations=2", "--set", "train.batch_size=16", "--set", "run.progress=none"]
+
+    func testExportedEncodersAndFineTuningFromThem() throws {
+        let mae = try Concord.run(["train", "configs/mae-vit-fashion.yaml", "--set", "mae.decoder_dim=16", "--set", "mae.decoder_heads=2",
+                                   "--set", "mae.eval_every=0"] + vit + short + ["--run-dir", dir("mae")])
+        XCTAssertEqual(mae.status, 0, mae.output)
+        let pretrained = dir("mae") + "/checkpoints/final.ckpt"
+        let exported = try Concord.run(["export", pretrained, "--to", dir("encoder.safetensors"), "--encoder"])
+        XCTAssertEqual(exported.status, 0, exported.output)
+        let encoder = try SafeTensors(contentsOf: dir("encoder.safetensors"))
+        XCTAssertTrue(encoder.names.contains("blocks.1.mlp.fc2.weight") && encoder.names.contains("cls_token") && encoder.names.contains("pos_embed"))
+        XCTAssertFalse(encoder.names.contains { $0.hasPrefix("decoder") || $0 == "mask_token" }, encoder.names.description)
+
+        // lr 1e-30: the fine-tuned trunk is the pre-trained one (to 1e-20), the head new.
+        let frozen = ["--set", "optimizer.lr=1e-30", "--set", "optimizer.weight_decay=0", "--set", "model.pos_embed=learned"]
+        for (name, source) in [("from-checkpoint", pretrained), ("from-export", dir("encoder.safetensors"))] {
+            let run = try Concord.run(["finetune", "configs/fashion-vit.yaml", "--checkpoint", source] + vit + short + frozen + ["--run-dir", dir(name)])
+            XCTAssertEqual(run.status, 0, run.output)
+            let log = try String(contentsOfFile: dir(name) + "/log.txt", encoding: .utf8)
+            XCTAssertTrue(log.contains("fine-tuning from \(source)") && log.contains("new: head.weight, head.bias"), log)
+            let tuned = try SafeTensors(contentsOf: dir(name) + "/model.safetensors")
+            for tensor in ["blocks.0.attn.qkv.weight", "norm.bias", "pos_embed", "patch_embed.proj.weight"] {
+                let (a, b) = (try tuned.tensor(tensor).values, try encoder.tensor(tensor).values)
+                XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max() ?? 1, 1e-20, "\(name): \(tensor)")
+            }
+        }
+
+        let wrongShape = try Concord.run(["finetune", "configs/fashion-vit.yaml", "--checkpoint", pretrained] + short + ["--run-dir", dir("wide")])
+        XCTAssertEqual(wrongShape.status, 2, wrongShape.output)
+        XCTAssertTrue(wrongShape.output.contains("does not fit this config's model"), wrongShape.output)
+        let notSupervised = try Concord.run(["finetune", "configs/mae-vit-fashion.yaml", "--checkpoint", pretrained] + vit + short)
+        XCTAssertEqual(notSupervised.status, 2, notSupervised.output)
+        XCTAssertTrue(notSupervised.output.contains("fine-tuning trains with labels"), notSupervised.output)
+
+        let moco = try Concord.run(["train", "configs/moco-v3-vit-fashion.yaml", "--set", "mocov3.mlp_dim=64", "--set", "mocov3.dim=32",
+                                    "--set", "knn.every=0"] + vit + short + ["--run-dir", dir("mocov3")])
+        XCTAssertEqual(moco.status, 0, moco.output)
+        let base = try Concord.run(["export", dir("mocov3") + "/checkpoints/final.ckpt", "--to", dir("base.safetensors"), "--encoder"])
+        XCTAssertEqual(base.status, 0, base.output)
+        let names = try SafeTensors(contentsOf: dir("base.safetensors")).names
+        XCTAssertTrue(names.contains("blocks.0.norm1.weight"), names.description)
+        XCTAssertFalse(names.contains { $0.hasPrefix("head.") || $0.contains("momentum") || $0.contains("predictor") }, names.description)
+    }
+}

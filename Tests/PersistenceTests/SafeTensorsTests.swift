@@ -43,6 +43,7 @@ final class SafeTensorsTests: XCTestCase {
         ("layer_norm", 8, 0, 520, -17.23305179318413, 0, "layer_norm"),
         ("linear", 8, 0, 176, 23.0983915803954, 0, "linear"),
         ("log_softmax", 4, 0, 144, -174.1566257569939, 0, "log_softmax"),
+        ("mae_step", 153, 0, 81684, 815.8619531653503, 0, "mae_step"),
         ("matmul", 6, 0, 108, -7.41068584099412, 0, "matmul"),
         ("max_pool2d_k2_s2", 4, 0, 540, 37.090643455740064, 0, "max_pool2d"),
         ("max_pool2d_k3_s2_p1", 4, 0, 520, 83.35780782054644, 0, "max_pool2d"),

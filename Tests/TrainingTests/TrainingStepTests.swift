@@ -21,7 +21,7 @@ final class TrainingStepTests: XCTestCase {
         var buffers: [(String, Tensor)] { [] }
         var modules: [any Module] { [layer] }
         var summary: String { "linear" }
-        var accuracyName: String { "acc" }
+        var accuracyName: String? { "acc" }
         var evaluationEvery: Int { 0 }
         func setTraining(_ training: Bool) { layer.train(training) }
         func forward(_ batch: Batch, iteration: Int) throws -> ForwardResult {

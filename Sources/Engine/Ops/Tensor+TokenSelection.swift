@@ -54,6 +54,36 @@ extension Tensor {
         return y
     }
 
+    /// [N, L, D] with `token` [1, 1, D] added to tokens `places[n·M + j]`, j = 0…M−1, of
+    /// each image n (MAE's decoder puts its `mask_token` where patches were removed). The
+    /// token's gradient sums over those places, per image, chunked by `reduction`.
+    public func addingToken(_ token: Tensor, at places: [Int], perImage m: Int, reduction: BatchReduction = .singleProcess) -> Tensor {
+        precondition(rank == 3 && token.shape == [1, 1, shape[2]] && places.count == shape[0] * m,
+                     "addingToken: token \(token.shape), \(places.count) places, \(m) per image, for \(shape)")
+        let (n, l, d) = (shape[0], shape[1], shape[2])
+        precondition(places.allSatisfy { (0..<l).contains($0) }, "addingToken: a place outside 0..<\(l)")
+        let y = copy()
+        for i in 0..<n {
+            for j in 0..<m {
+                let row = y.data + (i * l + places[i * m + j]) * d
+                for e in 0..<d { row[e] += token.data[e] }
+            }
+        }
+        Autograd.record(y, inputs: [self, token], op: "add_token") { [self] g in
+            if requiresGrad { addGrad(from: g) }
+            if token.requiresGrad {
+                let sums = reduction.sum(images: n, size: d) { i, chunk in
+                    for j in 0..<m {
+                        let row = g.data + (i * l + places[i * m + j]) * d
+                        for e in 0..<d { chunk[e] += Double(row[e]) }
+                    }
+                }
+                sums.withUnsafeBufferPointer { token.accumulatePreciseGrad($0) }
+            }
+        }
+        return y
+    }
+
     /// [N, …] with every element of image n multiplied by `factors[n]`.
     public func scalingEachImage(by factors: [Float]) -> Tensor {
         precondition(rank >= 1 && factors.count == shape[0], "scalingEachImage: \(factors.count) factors for \(shape)")

@@ -86,7 +86,7 @@ final class MoCoV2Objective: TrainingObjective {
             + "T \(model.temperature), key batch norm \(keyEncoding.mode.rawValue)"
             + (keyEncoding.groups > 1 ? " in \(keyEncoding.groups) group(s) per rank" : "")
     }
-    var accuracyName: String { "instance_acc" }
+    var accuracyName: String? { "instance_acc" }
     var counters: [String: Int] { ["queue_ptr": model.queue.pointer] }
 
     func restore(counters: [String: Int], source: String) throws {

@@ -98,7 +98,7 @@ final class MoCoV3Objective: TrainingObjective {
         return "MoCo v3, \(trunk) trunk: \(count) trained parameters (encoder, projector, predictor), T \(model.temperature), "
             + "negatives from \(world.size) rank(s), batch norm \(batchNorm.rawValue)" + (frozen.isEmpty ? "" : ", patch projection frozen")
     }
-    var accuracyName: String { "instance_acc" }
+    var accuracyName: String? { "instance_acc" }
 
     func setTraining(_ training: Bool) {
         for network in modules { network.train(training) }

@@ -13,7 +13,7 @@ final class LinearClassifierObjective: TrainingObjective {
     var buffers: [(String, Tensor)] { [] }
     var modules: [any Module] { [classifier] }
     var summary: String { "linear classifier: \(classifier.parameterCount) parameters" }
-    var accuracyName: String { "acc" }
+    var accuracyName: String? { "acc" }
     var evaluationEvery: Int { 0 }
 
     func setTraining(_ training: Bool) { classifier.train(training) }

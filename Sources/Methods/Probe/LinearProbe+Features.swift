@@ -16,7 +16,9 @@ extension LinearProbe {
         let method = config.train.method.rawValue
         switch extractor {
         case let .trunk(file):
-            try file.load(into: encoder.namedParameters() + encoder.namedBuffers(), prefix: prefix,
+            // The encoder is part of what the method saved (MAE's decoder, a projector's
+            // momentum copy live beside it): the rest is left.
+            try file.load(into: encoder.namedParameters() + encoder.namedBuffers(), prefix: prefix, allowingExtra: true,
                           what: "holds no \(method) encoder matching this config (\(prefix)*)",
                           hint: "pass a checkpoint of a train.method \(method) run with the same model and method keys, or the config of the run that wrote it")
         case .randomTrunk:

@@ -71,7 +71,7 @@ final class SimCLRObjective: TrainingObjective {
         "SimCLR, \(trunk) trunk: \(encoder.parameterCount) parameters, NT-Xent T \(temperature) over 2 × \(world.size) rank(s) × the batch, "
             + "batch norm \(batchNorm.rawValue)"
     }
-    var accuracyName: String { "instance_acc" }
+    var accuracyName: String? { "instance_acc" }
 
     func setTraining(_ training: Bool) { encoder.train(training) }
 

@@ -54,7 +54,7 @@ final class SupervisedObjective: TrainingObjective {
     var buffers: [(String, Tensor)] { model.namedBuffers() }
     var modules: [any Module] { [model] }
     var summary: String { "model \(modelName): \(model.parameterCount) parameters" }
-    var accuracyName: String { "acc" }
+    var accuracyName: String? { "acc" }
 
     func setTraining(_ training: Bool) { model.train(training) }
 

@@ -17,7 +17,10 @@ import Training
 /// that ViT (3-layer projector 512 → 128, predictor, T 0.2, m 0.99, per-rank batch norm as the
 /// reference runs it on CPUs; AdamW lr 1.5e-4 × global batch / 256, wd 0.1 on every
 /// parameter); `simclr` is SimCLR on ResNet-20 (projector 64 → 64 → 128, NT-Xent T 0.5 over
-/// the gathered batch, per-rank batch norm; SGD lr 0.3, momentum 0.9, wd 1e-6).
+/// the gathered batch, per-rank batch norm; SGD lr 0.3, momentum 0.9, wd 1e-6); `mae` is MAE on
+/// that ViT (decoder 64 wide, 2 blocks of 4 heads, 75 % of the patches masked, norm_pix_loss;
+/// AdamW lr 1.5e-4 × global batch / 256, betas 0.9 / 0.95, wd 0.05 off biases, norms and the
+/// class token).
 ///
 /// Under `mpirun` every rank trains its own batch and gradients are averaged, as in
 /// training: images/s is global (slowest rank's time), peak RSS the largest of any rank, and
@@ -26,7 +29,7 @@ import Training
 public struct ThroughputBench {
     /// The workloads `bench.py` has too.
     public enum Model: String, CaseIterable, Sendable {
-        case resnet20, mlp, moco, vit, mocov3, simclr
+        case resnet20, mlp, moco, vit, mocov3, simclr, mae
 
         /// Whether the workload trains on two augmented views of each image.
         var hasTwoViews: Bool { self == .moco || self == .mocov3 || self == .simclr }
@@ -51,13 +54,24 @@ public struct ThroughputBench {
     /// The training config the workload is: the model, the method and a constant-rate SGD.
     public var config: TrainConfig {
         var config = TrainConfig()
-        config.model.name = [.mlp: .mlp, .vit: .vit, .mocov3: .vit][model] ?? .resnet20
+        config.model.name = [.mlp: .mlp, .vit: .vit, .mocov3: .vit, .mae: .vit][model] ?? .resnet20
         config.model.mlpHidden = [1024, 1024]
-        config.train.method = [.moco: .moco, .mocov3: .mocov3, .simclr: .simclr][model] ?? .supervised
+        config.train.method = [.moco: .moco, .mocov3: .mocov3, .simclr: .simclr, .mae: .mae][model] ?? .supervised
         config.train.batchSize = batch
         config.train.threads = threads
         config.schedule.warmupEpochs = 0
         config.schedule.kind = .constant
+        if model == .mae {
+            config.model.posEmbed = .sincos
+            config.optimizer.name = .adamw
+            config.optimizer.lr = 1.5e-4
+            config.optimizer.beta2 = 0.95
+            config.schedule.scaleLRByBatch = true
+            config.optimizer.weightDecay = 0.05
+            config.optimizer.noDecayBNBias = true
+            config.optimizer.noDecay = ["cls_token"]
+            return config
+        }
         if model == .mocov3 {
             config.mocov3.batchNorm = .local
             config.mocov3.momentumSchedule = .constant

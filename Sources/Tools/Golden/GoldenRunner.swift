@@ -68,6 +68,7 @@ public enum GoldenRunner {
             case "moco_v2_step": comparisons = try GoldenModelCases.mocoV2Step(c)
             case "vit_adamw_step": comparisons = try GoldenTransformerCases.vitAdamWStep(c)
             case "moco_v3_step": comparisons = try GoldenSelfSupervisedCases.mocoV3Step(c)
+            case "mae_step": comparisons = try GoldenSelfSupervisedCases.maeStep(c)
             default:
                 guard let op = GoldenOps.table[c.op] else {
                     return GoldenResult(name: c.name, op: c.op, worstRatio: nil, worstTensor: nil,

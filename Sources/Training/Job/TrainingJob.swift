@@ -26,6 +26,10 @@ public struct TrainingJob {
     public let faults: FaultInjection?
     /// The method registry: builds the objective `train.method` names.
     public let makeObjective: ObjectiveFactory
+    /// Run on a fresh start (not a resume) once the objective is built, before rank 0's
+    /// weights reach every rank: `concord finetune` copies a pre-trained encoder in. Returns
+    /// a line for the log.
+    public var initialize: ((any TrainingObjective) throws -> String)?
 
     public init(config: TrainConfig, resume: ResumePlan.Request?, world: Communicator, faults: FaultInjection?,
                 objective: @escaping ObjectiveFactory) {
@@ -73,6 +77,7 @@ public struct TrainingJob {
         var rng = RandomGenerator(seed: UInt64(trained.train.seed), purpose: .initialization)
         let context = MethodContext(config: trained, world: world, data: data, scheduledIterations: length.scheduled, faults: faults)
         let objective = try makeObjective(context, &rng)
+        if plan == nil, let initialize { notes.append(try initialize(objective)) }
         if var resumed = continuation?.notes {
             if let plan, plan.state.worldSize != world.size,
                let note = objective.worldSizeChangeNote(savedRanks: plan.state.worldSize, ranks: world.size) {

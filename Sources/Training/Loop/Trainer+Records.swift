@@ -19,10 +19,11 @@ extension Trainer {
         guard let run else { return }
         var fields: [String: MetricValue] = [
             "epoch": .int(m.epoch), "iteration": .int(iteration), "train_loss": .double(m.totals.meanLoss),
-            "train_" + objective.accuracyName: .double(m.totals.accuracy), "lr": .double(m.learningRate), "epoch_s": .double(m.seconds),
+            "lr": .double(m.learningRate), "epoch_s": .double(m.seconds),
             "images_per_s": .double(m.imagesPerSecond), "peak_rss_mib": .double(ProcessMemory.peakRSSMiB()),
             "ranks": .int(world.size), "skipped_steps": .int(Int(m.totals.skippedSteps)),
         ]
+        if let accuracy = objective.accuracyName { fields["train_" + accuracy] = .double(m.totals.accuracy) }
         for (name, value) in objective.scheduleValues(at: max(iteration - 1, 0)) + m.evaluation { fields[name] = .double(value) }
         if let seconds = m.evaluationSeconds { fields["eval_s"] = .double(seconds) }
         let json = MetricValue.jsonObject(fields)
@@ -31,8 +32,8 @@ extension Trainer {
         let evaluation = m.evaluation.map { name, value in
             ", \(name) " + (name.hasSuffix("_acc") ? String(format: "%.2f%%", value * 100) : String(format: "%.4f", value))
         }.joined()
-        let line = String(format: "epoch %d/%d: train loss %.4f ", m.epoch, config.train.epochs, m.totals.meanLoss)
-            + objective.accuracyName + String(format: " %.2f%%", m.totals.accuracy * 100) + evaluation
+        let line = String(format: "epoch %d/%d: train loss %.4f", m.epoch, config.train.epochs, m.totals.meanLoss)
+            + (objective.accuracyName.map { " " + $0 + String(format: " %.2f%%", m.totals.accuracy * 100) } ?? "") + evaluation
             + String(format: " (%.1f s, %.0f img/s)", m.seconds, m.imagesPerSecond)
         progress.finishEpoch(summary: line)
         try run.appendLog(line)

@@ -109,7 +109,8 @@ public final class Trainer {
                 if result.status != .leftOut { lr = result.learningRate }
                 iteration += 1
                 // log
-                progress.update(iteration: iteration, metrics: [("loss", totals.meanLoss), (objective.accuracyName, totals.accuracy), ("lr", lr)])
+                progress.update(iteration: iteration, metrics: [("loss", totals.meanLoss)]
+                                + (objective.accuracyName.map { [($0, totals.accuracy)] } ?? []) + [("lr", lr)])
                 // checkpoint
                 if checkpointDue(epochEnds: iteration - epoch * perEpoch == perEpoch) {
                     try saveCheckpoint(epoch: epoch, loader: loader, totals: totals, wait: false)

@@ -22,8 +22,9 @@ public protocol TrainingObjective: AnyObject {
     var modules: [any Module] { get }
     /// One line for the run log: what is trained and how large it is.
     var summary: String { get }
-    /// Name of the per-batch accuracy in progress lines and metrics (`acc`, `instance_acc`).
-    var accuracyName: String { get }
+    /// Name of the per-batch accuracy in progress lines and metrics (`acc`, `instance_acc`);
+    /// nil for a method without one (MAE).
+    var accuracyName: String? { get }
     /// When set, the loader gives every batch a second view of each image drawn with it.
     var views: ContrastiveAugmentation? { get }
     /// Epochs between evaluations (`train.eval_every`, MoCo's `moco.knn_every`); the last

@@ -15,6 +15,8 @@ struct BenchCommand: ParsableCommand {
             augmentation), mlp 784-1024-1024-10 (batch 256) and moco (MoCo v2 on a ResNet-20 \
             trunk, batch 128, two views, queue 4096, shuffle-BN across ranks), SGD momentum 0.9; \
             vit (configs/fashion-vit.yaml's ViT, batch 128, flip + pad-crop, AdamW lr 1e-3 wd 0.05); \
+            mocov3 (MoCo v3 on that ViT, two views), simclr (SimCLR on ResNet-20, two views) and mae \
+            (MAE on that ViT, 75 % masked); \
             the step is the one training runs.
             OPENBLAS_CORETYPE is read when OpenBLAS loads; the chosen kernel family is reported \
             as blas_core. Convolutions run on Concord's own kernels, reported as conv_kernels.

@@ -1,19 +1,31 @@
 import ArgumentParser
 import Foundation
+import Methods
 import Persistence
 
-/// `concord export CKPT --to FILE.safetensors`: a checkpoint's model for PyTorch.
+/// `concord export CKPT --to FILE.safetensors [--encoder]`: a checkpoint's model, or just its
+/// pre-trained encoder, for PyTorch.
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a checkpoint's model (parameters and buffers) as safetensors with torchvision names.",
-        discussion: "In PyTorch: model.load_state_dict(safetensors.torch.load_file(FILE)).")
+        abstract: "Write a checkpoint's model (parameters and buffers) as safetensors with torchvision / timm names.",
+        discussion: """
+            In PyTorch: model.load_state_dict(safetensors.torch.load_file(FILE)). With --encoder,             only the trunk a pre-training run trained, without its projector or decoder (a ViT             under timm's names, a ResNet under torchvision's): load it with strict=False into a             timm ViT or torchvision ResNet, or fine-tune from it with concord finetune.
+            """)
 
     @Argument(help: "Checkpoint file (.ckpt).") var checkpoint: String
     @Option(help: "Output .safetensors file.") var to: String
+    @Flag(help: "Only the pre-trained encoder (trunk), without heads.") var encoder = false
 
     func run() throws {
-        let model = try CheckpointFile(contentsOf: checkpoint).exportModel(source: to)
+        let file = try CheckpointFile(contentsOf: checkpoint)
+        var model = try file.exportModel(source: to)
+        if encoder {
+            var trunk = SafeTensors(source: to)
+            for (name, tensor) in try PretrainedEncoder.tensors(from: file).sorted(by: { $0.key < $1.key }) { trunk.set(name, tensor) }
+            trunk.metadata = model.metadata
+            model = trunk
+        }
         try model.write(to: to)
         print("\(to): \(model.names.count) tensors from \(checkpoint)")
     }
