@@ -99,23 +99,11 @@ enum ConfigSchema {
         choice("moco.momentum_schedule", \.moco.momentumSchedule, what: "momentum schedule"),
         choice("moco.key_batch_norm", \.moco.keyBatchNorm, what: "key batch norm"),
         int("moco.key_groups", \.moco.keyGroups, min: 1),
-        number("moco.crop_min_scale", \.moco.cropMinScale, .scale),
-        number("moco.flip_p", \.moco.flipP, .closedFraction),
-        number("moco.jitter_p", \.moco.jitterP, .closedFraction),
-        number("moco.brightness", \.moco.brightness, .fraction),
-        number("moco.contrast", \.moco.contrast, .fraction),
-        number("moco.blur_p", \.moco.blurP, .closedFraction),
-        number("moco.blur_sigma_max", \.moco.blurSigmaMax, .atLeast(0.1)),
+    ] + viewFields("moco", \.moco.views) + [
         int("moco.knn_k", \.moco.knnK, min: 1),
         number("moco.knn_temperature", \.moco.knnTemperature, .above(0)),
         int("moco.knn_every", \.moco.knnEvery, min: 0),
-        number("views.crop_min_scale", \.views.cropMinScale, .scale),
-        number("views.flip_p", \.views.flipP, .closedFraction),
-        number("views.jitter_p", \.views.jitterP, .closedFraction),
-        number("views.brightness", \.views.brightness, .fraction),
-        number("views.contrast", \.views.contrast, .fraction),
-        number("views.blur_p", \.views.blurP, .closedFraction),
-        number("views.blur_sigma_max", \.views.blurSigmaMax, .atLeast(0.1)),
+    ] + viewFields("views", \.views) + [
         int("knn.k", \.knn.k, min: 1),
         number("knn.temperature", \.knn.temperature, .above(0)),
         int("knn.every", \.knn.every, min: 0),
@@ -214,6 +202,20 @@ enum ConfigSchema {
             }
             config[keyPath: path] = value
         }, render: { render($0[keyPath: path]) })
+    }
+
+    /// The two-view augmentation keys of `section` (`moco`, whose configs have always had
+    /// them, and `views`), in their table order.
+    private static func viewFields(_ section: String, _ views: WritableKeyPath<TrainConfig, TrainConfig.ViewsSection>) -> [Field] {
+        [
+            number(section + ".crop_min_scale", views.appending(path: \.cropMinScale), .scale),
+            number(section + ".flip_p", views.appending(path: \.flipP), .closedFraction),
+            number(section + ".jitter_p", views.appending(path: \.jitterP), .closedFraction),
+            number(section + ".brightness", views.appending(path: \.brightness), .fraction),
+            number(section + ".contrast", views.appending(path: \.contrast), .fraction),
+            number(section + ".blur_p", views.appending(path: \.blurP), .closedFraction),
+            number(section + ".blur_sigma_max", views.appending(path: \.blurSigmaMax), .atLeast(0.1)),
+        ]
     }
 
     private static func bool(_ key: String, _ path: WritableKeyPath<TrainConfig, Bool>) -> Field {

@@ -249,20 +249,10 @@ public struct TrainConfig: Equatable, Sendable {
         /// `moco.key_groups`: groups each rank's key batch is split into for batch-norm
         /// statistics after the shuffle (≥ 1); one process with G groups behaves like G ranks.
         public var keyGroups = 1
-        /// `moco.crop_min_scale`: smallest crop area of the random resized crop, in (0, 1].
-        public var cropMinScale = 0.2
-        /// `moco.flip_p`: probability of a horizontal flip, in [0, 1].
-        public var flipP = 0.5
-        /// `moco.jitter_p`: probability of brightness / contrast jitter, in [0, 1].
-        public var jitterP = 0.8
-        /// `moco.brightness`: brightness factor drawn from [1 − b, 1 + b] (b in [0, 1)).
-        public var brightness = 0.4
-        /// `moco.contrast`: contrast factor drawn from [1 − c, 1 + c] (c in [0, 1)).
-        public var contrast = 0.4
-        /// `moco.blur_p`: probability of a Gaussian blur, in [0, 1].
-        public var blurP = 0.5
-        /// `moco.blur_sigma_max`: blur standard deviations are drawn from [0.1, this] pixels (≥ 0.1).
-        public var blurSigmaMax = 1.0
+        /// `moco.crop_min_scale`, `flip_p`, `jitter_p`, `brightness`, `contrast`, `blur_p`,
+        /// `blur_sigma_max`: the two views, with the meaning of the `views:` keys SimCLR and MoCo
+        /// v3 read (MoCo v2's configs have always had them here).
+        public var views = ViewsSection()
         /// `moco.knn_k`: neighbours of the kNN monitor (≥ 1).
         public var knnK = 200
         /// `moco.knn_temperature`: the kNN monitor's similarity temperature (> 0).
@@ -273,13 +263,6 @@ public struct TrainConfig: Equatable, Sendable {
         /// Defaults.
         public init() {}
 
-        /// The augmentation keys as a `views:` section (the same meaning under MoCo v2's names).
-        public var views: ViewsSection {
-            var v = ViewsSection()
-            (v.cropMinScale, v.flipP, v.jitterP) = (cropMinScale, flipP, jitterP)
-            (v.brightness, v.contrast, v.blurP, v.blurSigmaMax) = (brightness, contrast, blurP, blurSigmaMax)
-            return v
-        }
     }
 
     /// `probe:` section: the linear classifier `concord probe` trains on frozen, standardised

@@ -71,7 +71,7 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.moco.keyBatchNorm, .local)
         XCTAssertEqual(config.moco.keyGroups, 4)
         XCTAssertEqual(config.moco.momentumSchedule, .cosine)
-        XCTAssertEqual(config.moco.cropMinScale, 0.5)
+        XCTAssertEqual(config.moco.views.cropMinScale, 0.5)
         XCTAssertEqual(config.probe.lrs, [0.5, 0.05])
         XCTAssertEqual(config.probe.heldOut, 0)
         assertConfigError(try load("train:\n  method: byol\n"),

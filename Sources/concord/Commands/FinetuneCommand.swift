@@ -40,24 +40,10 @@ struct FinetuneCommand: ParsableCommand {
             }
         }
         let encoder = try RankErrors.beforeWorld { try Self.encoder(at: checkpoint) }
-        let faults = try RankErrors.beforeWorld { try FaultInjection.fromEnvironment() }
-        try RankErrors.beforeWorld { try resume?.checkReadable() }
-        let world = try RankErrors.beforeWorld { try Communicator.world() }
-        StopSignal.install()
-        var stopped: TrainingStopped?
-        try RankErrors.withWorld(world) {
-            var job = TrainingJob(config: cfg, resume: resume, world: world, faults: faults, objective: MethodRegistry.objective)
-            job.initialize = { [checkpoint] objective in
-                let fresh = try PretrainedEncoder.load(encoder, into: objective.parameters + objective.buffers, source: checkpoint)
-                return "fine-tuning from \(checkpoint): \(encoder.count) pre-trained tensors; new: " + fresh.joined(separator: ", ")
-            }
-            do {
-                try job.run { note in FileHandle.standardError.write(Data("concord: \(note)\n".utf8)) }
-            } catch let stop as TrainingStopped {
-                stopped = stop
-            }
+        try TrainCommand.runJob(cfg, resume: resume) { [checkpoint] objective in
+            let fresh = try PretrainedEncoder.load(encoder, into: objective.parameters + objective.buffers, source: checkpoint)
+            return "fine-tuning from \(checkpoint): \(encoder.count) pre-trained tensors; new: " + fresh.joined(separator: ", ")
         }
-        if let stopped { throw ExitCode(128 + stopped.signal) }
     }
 
     /// The encoder's tensors in a checkpoint or an exported safetensors file.

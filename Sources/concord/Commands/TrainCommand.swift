@@ -5,11 +5,11 @@ import Methods
 import MPI
 import Training
 
-/// `concord train CONFIG`: training (supervised, or MoCo v2 pre-training) from a YAML run configuration.
+/// `concord train CONFIG`: training (supervised, or self-supervised pre-training) from a YAML run configuration.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a classifier, or pre-train with MoCo v2, from a YAML configuration (see configs/).",
+        abstract: "Train a classifier, or pre-train with MoCo v2, SimCLR, MoCo v3 or MAE, from a YAML configuration (see configs/).",
         discussion: """
             Writes the run directory (run.dir): config.yaml (resolved), metrics.jsonl, log.txt, \
             model.safetensors and checkpoints/ (iter-N.ckpt, latest, final.ckpt). Override keys \
@@ -32,13 +32,21 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let settings = overrides + (runDir.map { ["run.dir=" + $0] } ?? [])
         let cfg = try RankErrors.beforeWorld { try ConfigLoader.load(path: config, overrides: settings) }
+        try Self.runJob(cfg, resume: resume)
+    }
+
+    /// Joins the world and trains `cfg` as `concord train` does (`concord finetune` too, with
+    /// its `initialize`): a stop signal saves and ends with 128 + the signal.
+    static func runJob(_ cfg: TrainConfig, resume: ResumePlan.Request?,
+                       initialize: ((any TrainingObjective) throws -> String)? = nil) throws {
         let faults = try RankErrors.beforeWorld { try FaultInjection.fromEnvironment() }
         try RankErrors.beforeWorld { try resume?.checkReadable() }
         let world = try RankErrors.beforeWorld { try Communicator.world() }
         StopSignal.install()
         var stopped: TrainingStopped?
         try RankErrors.withWorld(world) {
-            let job = TrainingJob(config: cfg, resume: resume, world: world, faults: faults, objective: MethodRegistry.objective)
+            var job = TrainingJob(config: cfg, resume: resume, world: world, faults: faults, objective: MethodRegistry.objective)
+            job.initialize = initialize
             do {
                 try job.run { note in FileHandle.standardError.write(Data("concord: \(note)\n".utf8)) }
             } catch let stop as TrainingStopped {
