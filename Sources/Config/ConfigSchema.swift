@@ -69,7 +69,7 @@ enum ConfigSchema {
         number("optimizer.alpha", \.optimizer.alpha, .fraction),
         bool("optimizer.centered", \.optimizer.centered),
         number("optimizer.clip_grad_norm", \.optimizer.clipGradNorm, .atLeast(0)),
-        number("optimizer.layer_decay", \.optimizer.layerDecay, .closedFraction),
+        number("optimizer.layer_decay", \.optimizer.layerDecay, .scale),
 
         number("schedule.warmup_epochs", \.schedule.warmupEpochs, .atLeast(0)),
         number("schedule.warmup_start_factor", \.schedule.warmupStartFactor, .closedFraction),
@@ -124,7 +124,7 @@ enum ConfigSchema {
         int("mae.decoder_heads", \.mae.decoderHeads, min: 1),
         bool("mae.norm_pix_loss", \.mae.normPixLoss),
         int("mae.eval_every", \.mae.evalEvery, min: 0),
-        int("mae.grid_images", \.mae.gridImages, min: 1),
+        int("mae.grid_images", \.mae.gridImages, min: 1, max: 64),
 
         int("probe.epochs", \.probe.epochs, min: 1),
         int("probe.batch_size", \.probe.batchSize, min: 1),
@@ -182,11 +182,14 @@ enum ConfigSchema {
         }
     }
 
-    private static func int(_ key: String, _ path: WritableKeyPath<TrainConfig, Int>, min: Int) -> Field {
+    private static func int(_ key: String, _ path: WritableKeyPath<TrainConfig, Int>, min: Int, max: Int? = nil) -> Field {
         Field(key: key, apply: { config, node, origin in
             let value = try ConfigValue.int(node, key, origin)
             guard value >= min else {
                 throw ConfigValue.error(origin, key, "must be an integer >= \(min), got \(value)")
+            }
+            if let max, value > max {
+                throw ConfigValue.error(origin, key, "must be an integer <= \(max), got \(value)")
             }
             config[keyPath: path] = value
         }, render: { "\($0[keyPath: path])" })

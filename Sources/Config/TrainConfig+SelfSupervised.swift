@@ -92,7 +92,7 @@ extension TrainConfig {
         /// `mae.eval_every`: the reconstruction loss on the test set and the picture of
         /// reconstructions every this many epochs and after the last (≥ 0; 0 never).
         public var evalEvery = 1
-        /// `mae.grid_images`: test images in the picture of reconstructions (≥ 1).
+        /// `mae.grid_images`: test images in the picture of reconstructions (1 to 64).
         public var gridImages = 8
         /// Defaults.
         public init() {}

@@ -12,7 +12,8 @@ extension TrainConfig {
     /// A stable fingerprint of what this config trains, for checkpoints to record and compare
     /// on resume: FNV-1a 64 (`StableHash`) of the rendered `ConfigSchema.hashedSections`
     /// (`model`, `data`, `train`, `optimizer`, `schedule`, `distributed`, and the sections of
-    /// the method trained: `moco`; `views` and `simclr`), as 16 lowercase hex digits.
+    /// the method trained: `moco`, `views`, `simclr`, `mocov3`, `mae`), as 16 lowercase hex
+    /// digits.
     ///
     /// The `run` and `checkpoint` sections (directory, log interval, progress mode, when to
     /// save) are left out on purpose: moving a run directory or resuming under a supervisor
@@ -20,12 +21,14 @@ extension TrainConfig {
     /// (they never change pre-training), every other method's section, and for supervised runs
     /// `train.method` — a supervised config hashes as it did before MoCo existed, so its
     /// checkpoints still match, and a MoCo config as before SimCLR; likewise
-    /// `model.width` while it has its default, and the ViT's keys for every other model.
+    /// `model.width` while it has its default, and the ViT's keys for every other model; and
+    /// MAE's evaluation keys (`mae.eval_every`, `mae.grid_images`), which only watch.
     public var hash: String {
         // A method's own sections count only when it is the one trained.
         let methodSections = Set(TrainConfig.TrainMethod.allCases.flatMap(\.sections))
         let sections = ConfigSchema.hashedSections.filter { !methodSections.contains($0) || train.method.sections.contains($0) }
-        var skipping: Set<String> = train.method == .supervised ? ["train.method"] : []
+        var skipping: Set<String> = ["mae.eval_every", "mae.grid_images"]
+        if train.method == .supervised { skipping.insert("train.method") }
         if model.width == ModelSection.originalWidth { skipping.insert("model.width") }
         if model.name != .vit { skipping.formUnion(ModelSection.vitKeys) }
         for (key, isSet) in ModelSection.hashedWhenSet where !isSet(model) { skipping.insert(key) }

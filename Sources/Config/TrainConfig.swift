@@ -92,8 +92,9 @@ public struct TrainConfig: Equatable, Sendable {
         /// `train.accumulation_steps`: micro-batches per optimizer step (≥ 1); `batch_size` is
         /// split evenly among them and the gradients are reduced once per step.
         public var accumulationSteps = 1
-        /// `train.method`: supervised classification, or MoCo v2 pre-training without labels
-        /// (the `moco:` section).
+        /// `train.method`: supervised classification, or pre-training without labels with
+        /// MoCo v2 (the `moco:` section), SimCLR (`simclr:`), MoCo v3 (`mocov3:`) or MAE
+        /// (`mae:`).
         public var method: TrainMethod = .supervised
         /// Defaults.
         public init() {}

@@ -3,7 +3,9 @@ import CZlib
 /// An 8-bit grayscale picture and its PNG encoding (zlib's deflate and CRC-32): what Concord
 /// draws for people to look at, such as MAE's reconstructions.
 public struct PNGImage {
+    /// Pixels per row.
     public let width: Int
+    /// Rows.
     public let height: Int
     /// Row-major, one byte a pixel.
     public var pixels: [UInt8]

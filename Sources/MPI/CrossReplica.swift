@@ -29,9 +29,12 @@ public final class CommunicatorGather: CrossReplicaGather {
     /// The ranks whose rows are gathered.
     public let communicator: Communicator
 
+    /// Gathers over `communicator`.
     public init(communicator: Communicator) { self.communicator = communicator }
 
+    /// This process's rank.
     public var replica: Int { communicator.rank }
+    /// The communicator's size.
     public var replicas: Int { communicator.size }
 
     /// Every rank's `send`, in rank order (an allgather).

@@ -19,11 +19,11 @@ extension CheckpointFile {
     }
 
     /// Copies the entries `prefix + name` into `targets` (`Tensor.load`): all of them must be
-    /// there with the targets' shapes and no other entry may carry the prefix (unless
-    /// `allowingExtra`); otherwise nothing is copied and the error names the checkpoint, every
-    /// mismatch (the first few) and `hint` — what the user should do.
-    public func load(into targets: [(String, Tensor)], prefix: String, allowingExtra: Bool = false, what: String, hint: String) throws {
-        do { try Tensor.load(tensors(prefix: prefix), into: targets, allowingExtra: allowingExtra) } catch let error as ModuleError {
+    /// there with the targets' shapes and no other entry may carry the prefix; otherwise
+    /// nothing is copied and the error names the checkpoint, every mismatch (the first few)
+    /// and `hint` — what the user should do.
+    public func load(into targets: [(String, Tensor)], prefix: String, what: String, hint: String) throws {
+        do { try Tensor.load(tensors(prefix: prefix), into: targets) } catch let error as ModuleError {
             throw CheckpointError(source, "\(what): \(error.listed); \(hint)")
         }
     }

@@ -181,6 +181,19 @@ final class ConfigYAMLTests: XCTestCase {
         XCTAssertEqual(probed.hash, moco.hash)
     }
 
+    /// MAE's evaluation keys only watch a run: changing them on resume is allowed.
+    func testHashLeavesOutMAEsEvaluationKeys() {
+        var mae = TrainConfig()
+        mae.train.method = .mae
+        var watched = mae
+        watched.mae.evalEvery = 3
+        watched.mae.gridImages = 4
+        XCTAssertEqual(watched.hash, mae.hash)
+        var masked = mae
+        masked.mae.maskRatio = 0.5
+        XCTAssertNotEqual(masked.hash, mae.hash)
+    }
+
     /// `model.width` joins the hash only when it differs from the default, so checkpoints
     /// from before the key existed still match.
     func testHashCoversModelWidthOnlyWhenNotTheDefault() {

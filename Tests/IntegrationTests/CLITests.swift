@@ -142,3 +142,19 @@ final class ScheduleCommandTests: XCTestCase {
         XCTAssertTrue(bad.output.contains("optimizer.lr_scales"), bad.output)
     }
 }
+
+/// `concord plot`: a metric of runs on stdout and in a picture; a mistake is one line, exit 2.
+final class PlotCommandTests: XCTestCase {
+    func testPlotsARunsMetricAndRefusesOneItLacks() throws {
+        let dir = try makeTemporaryDirectory(self)
+        _ = try writeFile(#"{"epoch":1,"test_loss":0.52}"# + "\n" + #"{"epoch":2,"test_loss":0.48}"# + "\n", named: "metrics.jsonl", in: dir)
+        let svg = dir.appendingPathComponent("loss.svg").path
+        let r = try Concord.run(["plot", dir.path, "--metric", "test_loss", "--to", svg])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("test_loss 0.48 at epoch 2, best 0.48 at epoch 2"), r.output)
+        XCTAssertTrue(try String(contentsOfFile: svg, encoding: .utf8).contains("<polyline"))
+        let lacking = try Concord.run(["plot", dir.path, "--metric", "knn_acc", "--to", svg])
+        XCTAssertEqual(lacking.status, 2, lacking.output)
+        XCTAssertTrue(lacking.output.contains("has 'knn_acc'; choose one of: test_loss"), lacking.output)
+    }
+}

@@ -6,7 +6,7 @@ import XCTest
 
 /// SimCLR and MoCo v3 runs for real, at small size: two ranks against one process (with
 /// SyncBatchNorm exactly; per-rank statistics visibly not), a kill under `launch/supervise`
-/// against an uninterrupted run, and the linear probe on their trunks.
+/// against an uninterrupted run for each, and the linear probe on their trunks.
 final class SelfSupervisedTrainingTests: XCTestCase {
     private var scratch: URL!
 
@@ -73,11 +73,20 @@ final class SelfSupervisedTrainingTests: XCTestCase {
     }
 
     /// One rank of two killed after a step; `launch/supervise` restarts the job from its last
-    /// checkpoint, and it ends with the uninterrupted run's networks (the momentum encoder
-    /// too), optimizer state and metrics.
+    /// checkpoint, and it ends with the uninterrupted run's networks (MoCo v3's momentum
+    /// encoder too), optimizer state and metrics.
     func testMoCoV3KilledAndResumedUnderSuperviseEqualsAnUninterruptedRun() throws {
+        try assertKilledAndResumedEqualsUninterrupted(mocov3, holding: "model.momentum_encoder.head.6.weight")
+    }
+
+    /// The same for SimCLR: the gather and SyncBatchNorm start again where they stopped.
+    func testSimCLRKilledAndResumedUnderSuperviseEqualsAnUninterruptedRun() throws {
+        try assertKilledAndResumedEqualsUninterrupted(simclr, holding: "model.fc.2.weight")
+    }
+
+    private func assertKilledAndResumedEqualsUninterrupted(_ config: [String], holding tensor: String) throws {
         try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
-        let run = ["train"] + mocov3 + ["--set", "knn.every=0"]
+        let run = ["train"] + config + ["--set", "knn.every=0"]
         let reference = try MPIRun.run(ranks: 2, run + steps(8, batch: 16, dir: "reference"))
         XCTAssertEqual(reference.status, 0, reference.output)
         let supervise = Concord.repositoryRoot.appendingPathComponent("launch/supervise").path
@@ -90,7 +99,7 @@ final class SelfSupervisedTrainingTests: XCTestCase {
         XCTAssertTrue(r.output.contains("killed after step 5"), r.output)
         XCTAssertTrue(r.output.contains("restarting in"), r.output)
         let (a, b) = (try finalTensors("reference"), try finalTensors("killed"))
-        XCTAssertNotNil(a["model.momentum_encoder.head.6.weight"])
+        XCTAssertNotNil(a[tensor], a.keys.sorted().description)
         XCTAssertEqual(a.keys.filter { a[$0] != b[$0] }.sorted(), [], "tensors whose bits differ")
         let metrics = try ["reference", "killed"].map { name in
             try String(contentsOfFile: dir(name) + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { line in
@@ -211,6 +220,24 @@ final class MaskedAutoencoderTrainingTests: XCTestCase {
         XCTAssertEqual(probe.status, 0, probe.output)
         XCTAssertTrue(probe.output.contains("\"probe\":\"mae\"") && probe.output.contains("\"features\":32"), probe.output)
     }
+
+    /// A config MAE cannot train as asked is refused with one line naming the key, before
+    /// any step: no crash, no silent substitute.
+    func testConfigsMAECannotTrainAreRefusedNamingTheKey() throws {
+        let cases: [([String], String)] = [(["train.accumulation_steps=2"], "set train.accumulation_steps to 1"),
+                                            (["model.patch_size=1", "model.depth=1"], "mae.norm_pix_loss standardises each patch"),
+                                            (["model.pos_embed=learned"], "set it to sincos"),
+                                            (["optimizer.layer_decay=0.75"], "optimizer.layer_decay 0.75 is for supervised training"),
+                                            (["optimizer.layer_decay=0"], "must be a number in (0, 1]"),
+                                            (["mae.grid_images=100"], "must be an integer <= 64")]
+        for (i, (change, expected)) in cases.enumerated() {
+            let name = "refused-\(i)"
+            let run = try Concord.run(["train"] + mae + change.flatMap { ["--set", $0] } + steps(2, batch: 16, dir: name))
+            XCTAssertEqual(run.status, 2, "\(change): \(run.output)")
+            XCTAssertTrue(run.output.contains(expected), "\(change): \(run.output)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir(name) + "/checkpoints/final.ckpt"), "\(change)")
+        }
+    }
 }
 
 /// `concord export --encoder` and `concord finetune`: the pre-trained trunk without its
@@ -257,6 +284,10 @@ final class FineTuningTests: XCTestCase {
         let wrongShape = try Concord.run(["finetune", "configs/fashion-vit.yaml", "--checkpoint", pretrained] + short + ["--run-dir", dir("wide")])
         XCTAssertEqual(wrongShape.status, 2, wrongShape.output)
         XCTAssertTrue(wrongShape.output.contains("does not fit this config's model"), wrongShape.output)
+        let deeper = try Concord.run(["finetune", "configs/fashion-vit.yaml", "--checkpoint", pretrained] + vit + short
+                                     + ["--set", "model.depth=3", "--set", "model.pos_embed=learned", "--run-dir", dir("deeper")])
+        XCTAssertEqual(deeper.status, 2, deeper.output)
+        XCTAssertTrue(deeper.output.contains("the model's 'blocks.2."), deeper.output)
         let notSupervised = try Concord.run(["finetune", "configs/mae-vit-fashion.yaml", "--checkpoint", pretrained] + vit + short)
         XCTAssertEqual(notSupervised.status, 2, notSupervised.output)
         XCTAssertTrue(notSupervised.output.contains("fine-tuning trains with labels"), notSupervised.output)

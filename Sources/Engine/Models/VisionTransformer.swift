@@ -21,7 +21,8 @@ public final class VisionTransformer: Module, BatchReducing {
     public enum Positions: String, Sendable, CaseIterable {
         /// A learned table, N(0, 0.02²) truncated (timm).
         case learned
-        /// The fixed 2-D sine-cosine table of MAE and MoCo v3, a buffer (`Tensor.sinCosPositionTable`).
+        /// The fixed 2-D sine-cosine table, a buffer (`Tensor.sinCosPositionTable`), in MAE's layout
+        /// (moco-v3's is its transpose: the same frequencies, the grid's axes swapped).
         case sincos
     }
 

@@ -70,17 +70,16 @@ extension Module {
 
 extension Tensor {
     /// Copies `state[name]` into each named tensor of `targets`, after checking all of them:
-    /// what is missing, extra (unless `allowingExtra`: a part taken out of a larger state, as
-    /// an encoder from a pre-training checkpoint) or of the wrong shape is reported together
-    /// (the first few, and how many more), and nothing is copied unless everything matches.
-    public static func load(_ state: [String: Tensor], into targets: [(String, Tensor)], allowingExtra: Bool = false) throws {
+    /// what is missing, extra or of the wrong shape is reported together (the first few, and
+    /// how many more), and nothing is copied unless everything matches.
+    public static func load(_ state: [String: Tensor], into targets: [(String, Tensor)]) throws {
         var problems: [String] = []
         for (name, t) in targets {
             guard let src = state[name] else { problems.append("missing '\(name)'"); continue }
             if src.shape != t.shape { problems.append("'\(name)' has shape \(src.shape), the model expects \(t.shape)") }
         }
         let ownNames = Set(targets.map(\.0))
-        for name in state.keys.sorted() where !allowingExtra && !ownNames.contains(name) { problems.append("unexpected '\(name)'") }
+        for name in state.keys.sorted() where !ownNames.contains(name) { problems.append("unexpected '\(name)'") }
         if !problems.isEmpty { throw ModuleError(mismatches: problems) }
         for (name, t) in targets { if let src = state[name] { t.assign(src) } }
     }

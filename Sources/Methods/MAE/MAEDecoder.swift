@@ -6,14 +6,19 @@ import Engine
 /// each patch's pixels. Names as the reference's: `decoder_embed`, `mask_token`,
 /// `decoder_pos_embed` (a buffer), `decoder_blocks.{i}`, `decoder_norm`, `decoder_pred`.
 public final class MAEDecoder: Module, BatchReducing {
+    /// `decoder_embed`: encoder width → decoder width.
     public let embed: Linear
     /// [1, 1, decoder width]
     public let maskToken: Tensor
     /// [1, 1 + L, decoder width], fixed.
     public let posEmbed: Tensor
+    /// `decoder_blocks.{i}`: pre-norm transformer blocks at the decoder's width.
     public let blocks: Sequential
+    /// `decoder_norm`.
     public let norm: LayerNorm
+    /// `decoder_pred`: each token's p²·C pixels.
     public let pred: Linear
+    /// Training or evaluation mode (`Module.train(_:)` sets it here and in the blocks).
     public var isTraining = true
     /// Chunks the mask token's gradient sum over the batch.
     public var reduction = BatchReduction.singleProcess

@@ -15,12 +15,16 @@ import Engine
 /// Parameter names are the reference's: the encoder's timm names (`patch_embed.proj`,
 /// `cls_token`, `blocks.{i}`, `norm`; `pos_embed` a fixed buffer) and the decoder's.
 public final class MAEModel {
+    /// The ViT encoder (no head), run on the kept patches only.
     public let encoder: VisionTransformer
+    /// The light decoder over every patch position.
     public let decoder: MAEDecoder
     /// Patches each image keeps: int(L · (1 − mask ratio)).
     public let keep: Int
+    /// Whether the loss compares with each patch standardised (MAE's `norm_pix_loss`).
     public let normPixLoss: Bool
 
+    /// Puts the parts together; `keep` between 1 and the encoder's patch count.
     public init(encoder: VisionTransformer, decoder: MAEDecoder, keep: Int, normPixLoss: Bool) {
         precondition(encoder.head == nil && (1...encoder.shape.tokens).contains(keep), "MAEModel: an encoder without head, keeping 1…L patches")
         self.encoder = encoder

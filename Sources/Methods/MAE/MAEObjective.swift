@@ -60,7 +60,16 @@ final class MAEObjective: TrainingObjective {
         guard mae.decoderDim % mae.decoderHeads == 0, mae.decoderDim % 4 == 0 else {
             throw TrainingError("mae.decoder_dim \(mae.decoderDim) must be a multiple of 4 (its sin-cos table) and of mae.decoder_heads \(mae.decoderHeads)")
         }
+        guard config.train.accumulationSteps == 1 else {
+            throw TrainingError("train.method mae draws each step's masks by the images' positions in the whole step and does not split a step: set train.accumulation_steps to 1")
+        }
+        guard config.model.posEmbed == .sincos else {
+            throw TrainingError("train.method mae uses MAE's fixed sin-cos position tables; model.pos_embed \(config.model.posEmbed.rawValue) is not one: set it to sincos")
+        }
         let shape = try ModelFactory.vitShape(config.model)
+        guard !mae.normPixLoss || shape.patch * shape.patch * shape.channels > 1 else {
+            throw TrainingError("mae.norm_pix_loss standardises each patch and needs more than one value per patch: set model.patch_size to 2 or more, or mae.norm_pix_loss to false")
+        }
         guard Int(Double(shape.tokens) * (1 - mae.maskRatio)) >= 1 else {
             throw TrainingError("mae.mask_ratio \(mae.maskRatio) keeps no patch of the \(shape.tokens); lower it")
         }

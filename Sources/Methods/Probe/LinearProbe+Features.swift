@@ -11,16 +11,19 @@ extension LinearProbe {
     func makeExtractor(_ extractor: Extractor, trainSet: FashionMNIST) throws -> (Tensor) -> Tensor {
         if case .pixels = extractor { return { $0.reshaped([$0.shape[0], $0.count / $0.shape[0]]) } }
         var rng = RandomGenerator(seed: UInt64(config.train.seed), purpose: .initialization)
-        let (encoder, prefix) = try MethodRegistry.probedEncoder(config, rng: &rng)
+        let encoder = try MethodRegistry.probedEncoder(config, rng: &rng).encoder
         encoder.replicate(over: world)
         let method = config.train.method.rawValue
         switch extractor {
         case let .trunk(file):
-            // The encoder is part of what the method saved (MAE's decoder, a projector's
-            // momentum copy live beside it): the rest is left.
-            try file.load(into: encoder.namedParameters() + encoder.namedBuffers(), prefix: prefix, allowingExtra: true,
-                          what: "holds no \(method) encoder matching this config (\(prefix)*)",
-                          hint: "pass a checkpoint of a train.method \(method) run with the same model and method keys, or the config of the run that wrote it")
+            // The checkpoint's own config says where its encoder is and which method wrote it;
+            // the probe's config must describe the same method and network.
+            let written = try PretrainedEncoder.config(of: file).train.method
+            guard written == config.train.method else {
+                throw CheckpointError(file.source, "holds no \(method) encoder: a train.method \(written.rawValue) run wrote it; probe it with the config of that run")
+            }
+            _ = try PretrainedEncoder.load(PretrainedEncoder.tensors(from: file), into: encoder.namedParameters() + encoder.namedBuffers(),
+                                           source: file.source)
         case .randomTrunk:
             try reestimateBatchNorm(encoder, on: trainSet, images: 10_000)
         case .pixels:

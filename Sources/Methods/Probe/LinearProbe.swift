@@ -6,8 +6,8 @@ import MPI
 import Persistence
 import Training
 
-/// The linear evaluation of pre-trained features: a frozen feature extractor (a MoCo trunk in
-/// eval mode, a randomly initialised trunk, or the raw pixels), then a linear classifier
+/// The linear evaluation of pre-trained features: a frozen feature extractor (a pre-trained
+/// trunk in eval mode, a randomly initialised trunk, or the raw pixels), then a linear classifier
 /// trained on its features, data-parallel, and its test top-1.
 ///
 /// Protocol (the config's `probe:` section): features of the un-augmented images are
@@ -28,7 +28,8 @@ public struct LinearProbe {
     /// Where the features come from.
     public enum Extractor {
         /// The trunk of the encoder the config's method trains (`TrainingMethod.probedEncoder`),
-        /// as a checkpoint of that method saved it (`model.encoder_q.*` for MoCo v2).
+        /// read from a checkpoint of that method by `PretrainedEncoder` (`model.encoder_q.*`
+        /// for MoCo v2, `model.base_encoder.*` for MoCo v3, …).
         case trunk(from: CheckpointFile)
         /// The same architecture, randomly initialised from `train.seed`; its batch-norm
         /// statistics are re-estimated on 10,000 training images so the features are scaled
@@ -47,7 +48,7 @@ public struct LinearProbe {
         }
     }
 
-    /// `concord probe --init`: the trunk's weights, a MoCo checkpoint's query encoder
+    /// `concord probe --init`: the trunk's weights, the pre-trained encoder of a checkpoint
     /// (`checkpoint`, with `--checkpoint`) or `random` (`Extractor.randomTrunk`).
     public enum Initialization: String, CaseIterable, Sendable { case checkpoint, random }
 

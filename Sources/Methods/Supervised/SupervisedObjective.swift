@@ -23,7 +23,7 @@ public enum Supervised: TrainingMethod {
     /// The classifier itself (a ResNet or a ViT; its features are the head's input).
     public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
         guard let encoder = try ModelFactory.make(config.model, rng: &rng) as? any FeatureEncoder else {
-            throw TrainingError("model.name \(config.model.name.rawValue) has no trunk to probe; probe a ResNet or a ViT")
+            throw TrainingError("model.name \(config.model.name.rawValue) has no trunk to probe, export or fine-tune from; use a ResNet or a ViT")
         }
         return (encoder, "model.")
     }

@@ -83,6 +83,10 @@ public final class TrainingStep {
                             iterationsPerEpoch: Int, faults: FaultInjection? = nil,
                             note: @escaping (String) -> Void = { _ in }) throws {
         let baseLR = config.baseLR(worldSize: world.size)
+        if config.optimizer.layerDecay != 1 && config.train.method != .supervised {
+            // The blocks' names carry the method's prefix (base_encoder., …): decay by block is a fine-tuning rule.
+            throw TrainingError("optimizer.layer_decay \(config.optimizer.layerDecay) is for supervised training and fine-tuning; set it to 1.0 for train.method \(config.train.method.rawValue)")
+        }
         let optimizer = try OptimizerFactory.make(config.optimizer, parameters: objective.parameters, lr: baseLR,
                                                   vitDepth: config.model.name == .vit ? config.model.depth : nil)
         try self.init(objective: objective, optimizer: optimizer,

@@ -10,7 +10,10 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write a checkpoint's model (parameters and buffers) as safetensors with torchvision / timm names.",
         discussion: """
-            In PyTorch: model.load_state_dict(safetensors.torch.load_file(FILE)). With --encoder,             only the trunk a pre-training run trained, without its projector or decoder (a ViT             under timm's names, a ResNet under torchvision's): load it with strict=False into a             timm ViT or torchvision ResNet, or fine-tune from it with concord finetune.
+            In PyTorch: model.load_state_dict(safetensors.torch.load_file(FILE)). With --encoder, \
+            only the trunk a pre-training run trained, without its projector or decoder (a ViT \
+            under timm's names, a ResNet under torchvision's): load it with strict=False into a \
+            timm ViT or torchvision ResNet, or fine-tune from it with concord finetune.
             """)
 
     @Argument(help: "Checkpoint file (.ckpt).") var checkpoint: String

@@ -1,0 +1,115 @@
+import Foundation
+
+/// One metric over the epochs of several runs, read from their `metrics.jsonl`: an SVG chart
+/// for a person to look at (kNN accuracy of two pre-trainings, a test loss) and the numbers
+/// behind it.
+///
+/// ```swift
+/// let plot = try MetricsPlot(runs: ["runs/simclr", "runs/mocov3"], metric: "knn_acc")
+/// try AtomicFile.write(plot.svg(title: "kNN top-1"), to: "knn.svg")
+/// ```
+public struct MetricsPlot {
+    /// One run's curve.
+    public struct Series {
+        /// The run directory's last path component.
+        public let name: String
+        /// (epoch, value) for every record that has the metric, in the order written.
+        public let points: [(epoch: Int, value: Double)]
+    }
+
+    /// The plotted key of the records.
+    public let metric: String
+    /// One curve per run, in the order given.
+    public let series: [Series]
+
+    /// Reads `metric` from `run/metrics.jsonl` for each run directory in `runs`; records
+    /// without the metric (or without an epoch) are passed over.
+    /// - Throws: `TrainingError` naming the file when one cannot be read, and the metrics
+    ///   there are when no run has `metric`.
+    public init(runs: [String], metric: String) throws {
+        var series: [Series] = [], seen = Set<String>()
+        for run in runs {
+            let path = (run as NSString).appendingPathComponent("metrics.jsonl")
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw TrainingError("\(path): cannot be read; pass run directories written by concord train")
+            }
+            var points: [(epoch: Int, value: Double)] = []
+            for (number, line) in text.split(separator: "\n").enumerated() {
+                guard let record = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+                    throw TrainingError("\(path):\(number + 1): not a JSON object; the file is damaged")
+                }
+                seen.formUnion(record.keys)
+                if let epoch = record["epoch"] as? Int, let value = Self.number(record[metric]), value.isFinite {
+                    points.append((epoch, value))
+                }
+            }
+            series.append(Series(name: (run as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? run, points: points))
+        }
+        guard series.contains(where: { !$0.points.isEmpty }) else {
+            let names = seen.subtracting(["epoch", "iteration", "ranks"]).sorted().joined(separator: ", ")
+            throw TrainingError("no record of \(runs.joined(separator: ", ")) has '\(metric)'; choose one of: \(names)")
+        }
+        self.metric = metric
+        self.series = series
+    }
+
+    /// A JSON number as a double (JSONSerialization gives integers and doubles apart).
+    private static func number(_ value: Any?) -> Double? {
+        if let d = value as? Double { return d }
+        if let i = value as? Int { return Double(i) }
+        return nil
+    }
+
+    /// One line per run: its last and best value (highest for an accuracy, lowest otherwise).
+    public var summary: [String] {
+        let higherIsBetter = metric.hasSuffix("acc") || metric.hasSuffix("accuracy")
+        return series.map { s in
+            guard let last = s.points.last else { return "\(s.name): no '\(metric)'" }
+            let best = (higherIsBetter ? s.points.max { $0.value < $1.value } : s.points.min { $0.value < $1.value }) ?? last
+            return "\(s.name): \(metric) \(SchedulePlot.format(last.value)) at epoch \(last.epoch), best \(SchedulePlot.format(best.value)) at epoch \(best.epoch)"
+        }
+    }
+
+    /// The chart: epochs on x, one shared vertical scale fitted to the values, a curve and
+    /// dots per run, the legend with each run's last value.
+    public func svg(title: String) -> String {
+        let width = 900.0, height = 440.0, left = 80.0, right = 30.0, top = 40.0, bottom = 50.0
+        let plotW = width - left - right, plotH = height - top - bottom
+        let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"]
+        let all = series.flatMap(\.points)
+        let lastEpoch = max(all.map(\.epoch).max() ?? 1, 1)
+        var low = all.map(\.value).min() ?? 0, high = all.map(\.value).max() ?? 1
+        if high - low < 1e-12 { (low, high) = (low - 0.5, high + 0.5) }
+        let pad = (high - low) * 0.05
+        (low, high) = (low - pad, high + pad)
+        func x(_ epoch: Int) -> Double { left + plotW * Double(epoch) / Double(lastEpoch) }
+        func y(_ v: Double) -> Double { top + plotH * (1 - (v - low) / (high - low)) }
+        var out = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(Int(width / 2))" y="22" text-anchor="middle" font-size="15">\(SchedulePlot.escape(title))</text>
+            <rect x="\(left)" y="\(top)" width="\(plotW)" height="\(plotH)" fill="none" stroke="#888"/>
+
+            """
+        for k in 0...4 {
+            let v = low + (high - low) * Double(k) / 4, py = y(v)
+            out += "<line x1=\"\(left)\" y1=\"\(py)\" x2=\"\(left + plotW)\" y2=\"\(py)\" stroke=\"#eee\"/>"
+            out += "<text x=\"\(left - 8)\" y=\"\(py + 4)\" text-anchor=\"end\">\(SchedulePlot.format(v))</text>\n"
+        }
+        let every = max(1, lastEpoch / 12)
+        for e in stride(from: 0, through: lastEpoch, by: every) {
+            out += "<text x=\"\(x(e))\" y=\"\(top + plotH + 20)\" text-anchor=\"middle\">\(e)</text>\n"
+        }
+        out += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">epoch</text>\n"
+        out += "<text x=\"18\" y=\"\(top + plotH / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(top + plotH / 2))\">\(SchedulePlot.escape(metric))</text>\n"
+        for (k, s) in series.enumerated() where !s.points.isEmpty {
+            let color = colors[k % colors.count]
+            let points = s.points.map { String(format: "%.1f,%.1f", x($0.epoch), y($0.value)) }
+            out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
+            for p in s.points { out += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" ", x(p.epoch), y(p.value)) + "fill=\"\(color)\"/>" }
+            let legend = "\(s.name): \(SchedulePlot.format(s.points[s.points.count - 1].value))"
+            out += "\n<text x=\"\(left + 12)\" y=\"\(top + 18 + 16 * Double(k))\" fill=\"\(color)\">\(SchedulePlot.escape(legend))</text>\n"
+        }
+        return out + "</svg>\n"
+    }
+}

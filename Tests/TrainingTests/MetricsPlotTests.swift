@@ -1,0 +1,46 @@
+import TestSupport
+import Training
+import XCTest
+
+/// `MetricsPlot` reads one key from several runs' metrics.jsonl and draws it.
+final class MetricsPlotTests: XCTestCase {
+    private func run(_ name: String, _ lines: [String], in directory: URL) throws -> String {
+        let dir = directory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        _ = try writeFile(lines.joined(separator: "\n") + "\n", named: "metrics.jsonl", in: dir)
+        return dir.path
+    }
+
+    func testReadsTheMetricOfEveryRunInEpochOrderAndDrawsOneCurveEach() throws {
+        let tmp = try makeTemporaryDirectory(self)
+        let a = try run("simclr", [#"{"epoch":1,"train_loss":4.2}"#, #"{"epoch":2,"knn_acc":0.80,"train_loss":3.3}"#,
+                                   #"{"epoch":4,"knn_acc":0.83,"train_loss":3.0}"#], in: tmp)
+        let b = try run("mocov3", [#"{"epoch":2,"knn_acc":0.76}"#, #"{"epoch":4,"knn_acc":0.79}"#, #"{"epoch":6,"knn_acc":0.78}"#], in: tmp)
+        let plot = try MetricsPlot(runs: [a, b + "/"], metric: "knn_acc")
+        XCTAssertEqual(plot.series.map(\.name), ["simclr", "mocov3"])
+        XCTAssertEqual(plot.series[0].points.map(\.epoch), [2, 4])
+        XCTAssertEqual(plot.series[1].points.map(\.value), [0.76, 0.79, 0.78])
+        XCTAssertEqual(plot.summary[1], "mocov3: knn_acc 0.78 at epoch 6, best 0.79 at epoch 4")
+        let svg = plot.svg(title: "kNN")
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 5)
+        XCTAssertTrue(svg.contains("simclr: 0.83") && svg.contains("mocov3: 0.78"), svg)
+        let loss = try MetricsPlot(runs: [a], metric: "train_loss")
+        XCTAssertEqual(loss.summary, ["simclr: train_loss 3 at epoch 4, best 3 at epoch 4"])
+    }
+
+    func testAMissingMetricNamesTheOnesThereAndABadFileNamesItself() throws {
+        let tmp = try makeTemporaryDirectory(self)
+        let a = try run("a", [#"{"epoch":1,"train_loss":1.5,"test_acc":0.5}"#], in: tmp)
+        XCTAssertThrowsError(try MetricsPlot(runs: [a], metric: "knn_acc")) { error in
+            XCTAssertTrue("\(error)".contains("choose one of: test_acc, train_loss"), "\(error)")
+        }
+        XCTAssertThrowsError(try MetricsPlot(runs: [tmp.appendingPathComponent("none").path], metric: "knn_acc")) { error in
+            XCTAssertTrue("\(error)".contains("none/metrics.jsonl: cannot be read"), "\(error)")
+        }
+        let broken = try run("broken", ["{\"epoch\":1", "x"], in: tmp)
+        XCTAssertThrowsError(try MetricsPlot(runs: [broken], metric: "knn_acc")) { error in
+            XCTAssertTrue("\(error)".contains("metrics.jsonl:1: not a JSON object"), "\(error)")
+        }
+    }
+}
