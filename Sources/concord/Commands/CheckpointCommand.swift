@@ -21,16 +21,18 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Only the pre-trained encoder (trunk), without heads.") var encoder = false
 
     func run() throws {
-        let file = try CheckpointFile(contentsOf: checkpoint)
-        var model = try file.exportModel(source: to)
-        if encoder {
-            var trunk = SafeTensors(source: to)
-            for (name, tensor) in try PretrainedEncoder.tensors(from: file).sorted(by: { $0.key < $1.key }) { trunk.set(name, tensor) }
-            trunk.metadata = model.metadata
-            model = trunk
+        try RankErrors.beforeWorld {
+            let file = try CheckpointFile(contentsOf: checkpoint)
+            var model = try file.exportModel(source: to)
+            if encoder {
+                var trunk = SafeTensors(source: to)
+                for (name, tensor) in try PretrainedEncoder.tensors(from: file).sorted(by: { $0.key < $1.key }) { trunk.set(name, tensor) }
+                trunk.metadata = model.metadata
+                model = trunk
+            }
+            try model.write(to: to)
+            print("\(to): \(model.names.count) tensors from \(checkpoint)")
         }
-        try model.write(to: to)
-        print("\(to): \(model.names.count) tensors from \(checkpoint)")
     }
 }
 
@@ -48,7 +50,7 @@ struct CheckpointCommand: ParsableCommand {
 
         func run() throws {
             let stored = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-            for line in try CheckpointFile(contentsOf: path).inspection(storedBytes: stored) { print(line) }
+            for line in try RankErrors.beforeWorld({ try CheckpointFile(contentsOf: path).inspection(storedBytes: stored) }) { print(line) }
         }
     }
 
@@ -85,7 +87,7 @@ struct CheckpointCommand: ParsableCommand {
         }
 
         func run() throws {
-            let difference = try CheckpointFile(contentsOf: a).difference(from: CheckpointFile(contentsOf: b), atol: atol)
+            let difference = try RankErrors.beforeWorld { try CheckpointFile(contentsOf: a).difference(from: CheckpointFile(contentsOf: b), atol: atol) }
             for line in difference.lines + [difference.verdict] { print(line) }
             if difference.differing > 0 { throw ExitCode.failure }
         }

@@ -23,12 +23,14 @@ struct PlotCommand: ParsableCommand {
     }
 
     func run() throws {
-        let plot = try MetricsPlot(runs: runs, metric: metric)
-        for line in plot.summary { print(line) }
-        let path = to ?? metric + ".svg"
-        do { try AtomicFile.write(plot.svg(title: metric), to: path) } catch let error as FileWriteError {
-            throw CLIError("\(error); choose another path with --to")
+        try RankErrors.beforeWorld {
+            let plot = try MetricsPlot(runs: runs, metric: metric)
+            for line in plot.summary { print(line) }
+            let path = to ?? metric + ".svg"
+            do { try AtomicFile.write(plot.svg(title: metric), to: path) } catch let error as FileWriteError {
+                throw CLIError("\(error); choose another path with --to")
+            }
+            print("plot: \(path)")
         }
-        print("plot: \(path)")
     }
 }

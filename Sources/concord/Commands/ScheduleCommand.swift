@@ -21,11 +21,13 @@ struct ScheduleCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report = try ScheduleReport(config: try ConfigLoader.load(path: config, overrides: overrides), ranks: ranks)
-        for line in report.lines { print(line) }
-        do { try AtomicFile.write(report.svg(title: (config as NSString).lastPathComponent), to: plot) } catch let error as FileWriteError {
-            throw CLIError("\(error); choose another path with --plot")
+        try RankErrors.beforeWorld {
+            let report = try ScheduleReport(config: try ConfigLoader.load(path: config, overrides: overrides), ranks: ranks)
+            for line in report.lines { print(line) }
+            do { try AtomicFile.write(report.svg(title: (config as NSString).lastPathComponent), to: plot) } catch let error as FileWriteError {
+                throw CLIError("\(error); choose another path with --plot")
+            }
+            print("plot: \(plot)")
         }
-        print("plot: \(plot)")
     }
 }
