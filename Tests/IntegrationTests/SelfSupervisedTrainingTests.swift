@@ -58,6 +58,15 @@ final class SelfSupervisedTrainingTests: XCTestCase {
         XCTAssertFalse(reference.keys.filter { reference[$0] != perRank[$0] }.isEmpty, "per-rank batch norm should differ")
     }
 
+    /// A key the method would ignore is refused, naming the one it reads instead.
+    func testTheSupervisedSyncBatchNormKeyIsRefusedNamingTheMethodsOwn() throws {
+        for (config, own) in [(simclr, "simclr.batch_norm"), (mocov3, "mocov3.batch_norm")] {
+            let run = try Concord.run(["train"] + config + ["--set", "distributed.sync_batch_norm=true"] + steps(1, batch: 16, dir: own))
+            XCTAssertEqual(run.status, 2, run.output)
+            XCTAssertTrue(run.output.contains("batch norm is \(own)"), run.output)
+        }
+    }
+
     /// SimCLR: the embeddings of every rank gathered in global order, NT-Xent over all of them
     /// on every rank, each rank's own rows' gradient handed back, SyncBatchNorm in the
     /// encoder: 2 ranks × 16 give one process × 32's bits.

@@ -46,6 +46,9 @@ final class MoCoV3Objective: TrainingObjective {
         guard config.train.accumulationSteps == 1 else {
             throw TrainingError("train.method mocov3 contrasts each step's whole batch at once and does not split a step: set train.accumulation_steps to 1")
         }
+        guard !config.distributed.syncBatchNorm else {
+            throw TrainingError("distributed.sync_batch_norm is for supervised and MoCo v2 runs; MoCo v3's batch norm is mocov3.batch_norm (sync by default): remove the key")
+        }
         model = try Self.model(config, rng: &rng)
         if mocov3.freezePatchEmbed {
             guard let vit = model.baseEncoder as? VisionTransformer else {

@@ -51,6 +51,9 @@ final class SimCLRObjective: TrainingObjective {
         guard config.train.accumulationSteps == 1 else {
             throw TrainingError("train.method simclr contrasts each step's whole batch at once and does not split a step: set train.accumulation_steps to 1")
         }
+        guard !config.distributed.syncBatchNorm else {
+            throw TrainingError("distributed.sync_batch_norm is for supervised and MoCo v2 runs; SimCLR's batch norm is simclr.batch_norm (sync by default): remove the key")
+        }
         encoder = ResNet.cifarEncoder(depth: depth, width: config.model.width, hidden: simclr.headHidden, dim: simclr.dim, rng: &rng)
         encoder.replicate(over: context.world, syncBatchNorm: simclr.batchNorm == .sync)
         world = context.world

@@ -71,9 +71,9 @@ public struct MetricsPlot {
     }
 
     /// The chart: epochs on x, one shared vertical scale fitted to the values, a curve and
-    /// dots per run, the legend with each run's last value.
+    /// dots per run, and above them the legend with each run's last value.
     public func svg(title: String) -> String {
-        let width = 900.0, height = 440.0, left = 80.0, right = 30.0, top = 40.0, bottom = 50.0
+        let width = 900.0, height = 460.0, left = 80.0, right = 30.0, top = 60.0, bottom = 50.0
         let plotW = width - left - right, plotH = height - top - bottom
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"]
         let all = series.flatMap(\.points)
@@ -108,7 +108,8 @@ public struct MetricsPlot {
             out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
             for p in s.points { out += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" ", x(p.epoch), y(p.value)) + "fill=\"\(color)\"/>" }
             let legend = "\(s.name): \(SchedulePlot.format(s.points[s.points.count - 1].value))"
-            out += "\n<text x=\"\(left + 12)\" y=\"\(top + 18 + 16 * Double(k))\" fill=\"\(color)\">\(SchedulePlot.escape(legend))</text>\n"
+            // The legend sits in a row above the chart, where no curve can run under it.
+            out += "\n<text x=\"\(left + 200 * Double(k))\" y=\"\(top - 10)\" fill=\"\(color)\">\(SchedulePlot.escape(legend))</text>\n"
         }
         return out + "</svg>\n"
     }
