@@ -9,11 +9,8 @@ final class DistributedTrainingTests: XCTestCase {
 
     override func setUpWithError() throws {
         try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-dist-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        scratch = try makeTemporaryDirectory(self)
     }
-
-    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
 
     /// Options for a short run without augmentation (augmentation streams are per rank, so
     /// only the unaugmented data path can match one process exactly).

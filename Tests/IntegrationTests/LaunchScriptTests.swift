@@ -8,11 +8,8 @@ final class LaunchScriptTests: XCTestCase {
 
     override func setUpWithError() throws {
         try XCTSkipUnless(MPIRun.isAvailable, "mpirun is not installed; launch/setup installs openmpi-bin")
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-launch-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        scratch = try makeTemporaryDirectory(self)
     }
-
-    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
 
     private func script(_ path: String, _ args: [String], environment: [String: String] = [:]) throws -> Concord.Result {
         var env = ["CONCORD_BIN": Concord.productsDirectory.appendingPathComponent("concord").path]
@@ -80,13 +77,43 @@ final class LaunchScriptTests: XCTestCase {
         guard up.status == 0 else { throw XCTSkip("skipped: could not create network namespaces here: \(up.output)") }
         let hosts = scratch.appendingPathComponent("hosts")
         try up.output.write(to: hosts, atomically: true, encoding: .utf8)
+        try waitForLinks(hostCount: 3)
+        // routed=direct: every daemon talks straight to mpirun, so a daemon whose address
+        // arrives late cannot leave another without a route (ORTE's own advice for "no path").
         let flags = "--mca plm_rsh_agent '\(tool) rsh' --mca btl self,tcp --mca btl_tcp_if_include 198.18.0.0/24 "
-            + "--mca oob_tcp_if_include 198.18.0.0/24,cbr0"
-        let dir = scratch.appendingPathComponent("cluster").path
-        let r = try script("launch/cluster", [hosts.path, smoke, "--", "--set", "train.iterations=30", "--set", "train.eval_every=0", "--set", "run.dir=" + dir],
-                           environment: ["CONCORD_MPIRUN_ARGS": flags])
-        XCTAssertEqual(r.status, 0, r.output)
+            + "--mca oob_tcp_if_include 198.18.0.0/24,cbr0 --mca routed direct"
+        let launch = { (name: String) -> (Concord.Result, String) in
+            let dir = self.scratch.appendingPathComponent(name).path
+            let r = try self.script("launch/cluster", [hosts.path, self.smoke, "--", "--set", "train.iterations=30", "--set", "train.eval_every=0",
+                                                       "--set", "run.dir=" + dir], environment: ["CONCORD_MPIRUN_ARGS": flags])
+            return (r, dir)
+        }
+        var (r, dir) = try launch("cluster")
+        var failedStart = ""
+        if r.status != 0 && !FileManager.default.fileExists(atPath: dir + "/log.txt") {
+            // The daemons never started a rank (the virtual network's start-up, not training):
+            // one more launch, and both outputs in the failure if that one fails too.
+            failedStart = "first launch, no rank started:\n" + r.output + "\nsecond launch:\n"
+            (r, dir) = try launch("cluster-again")
+        }
+        XCTAssertEqual(r.status, 0, failedStart + r.output)
         let log = try String(contentsOfFile: dir + "/log.txt", encoding: .utf8)
         XCTAssertTrue(log.contains("3 rank(s)"), log)
+    }
+
+    /// Waits (up to 10 s, then lets mpirun find out) until every namespace's eth0 and its
+    /// bridge port carry traffic: a few milliseconds on most machines, longer on a loaded one.
+    private func waitForLinks(hostCount: Int) throws {
+        let run = { (args: [String]) in try MPIRun.execute("/usr/bin/env", args, environment: [:], directory: self.scratch, timeout: 10).output }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let bridge = try run(["bridge", "link", "show"])
+            let ports = bridge.split(separator: "\n").filter { $0.contains("master cbr0") && $0.contains("state forwarding") }.count
+            let up = try (1...hostCount).allSatisfy { i in
+                try run(["ip", "-n", "cnode\(i)", "-o", "link", "show", "eth0"]).contains("LOWER_UP")
+            }
+            if ports >= hostCount && up { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
     }
 }

@@ -11,12 +11,7 @@ import XCTest
 final class MoCoTrainingTests: XCTestCase {
     private var scratch: URL!
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-moco-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+    override func setUpWithError() throws { scratch = try makeTemporaryDirectory(self) }
 
     private func dir(_ name: String) -> String { scratch.appendingPathComponent(name).path }
     private var binary: String { Concord.productsDirectory.appendingPathComponent("concord").path }

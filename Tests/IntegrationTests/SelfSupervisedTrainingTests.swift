@@ -10,12 +10,7 @@ import XCTest
 final class SelfSupervisedTrainingTests: XCTestCase {
     private var scratch: URL!
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-ssl-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+    override func setUpWithError() throws { scratch = try makeTemporaryDirectory(self) }
 
     private func dir(_ name: String) -> String { scratch.appendingPathComponent(name).path }
     private var binary: String { Concord.productsDirectory.appendingPathComponent("concord").path }
@@ -146,12 +141,7 @@ final class SelfSupervisedTrainingTests: XCTestCase {
 final class MaskedAutoencoderTrainingTests: XCTestCase {
     private var scratch: URL!
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-mae-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+    override func setUpWithError() throws { scratch = try makeTemporaryDirectory(self) }
 
     private func dir(_ name: String) -> String { scratch.appendingPathComponent(name).path }
     private var binary: String { Concord.productsDirectory.appendingPathComponent("concord").path }
@@ -254,12 +244,7 @@ final class MaskedAutoencoderTrainingTests: XCTestCase {
 final class FineTuningTests: XCTestCase {
     private var scratch: URL!
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-finetune-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+    override func setUpWithError() throws { scratch = try makeTemporaryDirectory(self) }
 
     private func dir(_ name: String) -> String { scratch.appendingPathComponent(name).path }
     private let vit = ["--set", "model.depth=2", "--set", "model.dim=32", "--set", "model.heads=2"]

@@ -6,12 +6,7 @@ import XCTest
 final class TrainCommandTests: XCTestCase {
     var scratch: URL!
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-train-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+    override func setUpWithError() throws { scratch = try makeTemporaryDirectory(self) }
 
     func testSmokeRunWritesTheRunDirectoryAndLearns() throws {
         let dir = scratch.appendingPathComponent("run").path
@@ -82,12 +77,7 @@ final class TrainCommandTests: XCTestCase {
 final class CheckpointCommandTests: XCTestCase {
     private var scratch: URL!
 
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("concord-ckpt-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
+    override func setUpWithError() throws { scratch = try makeTemporaryDirectory(self) }
 
     private func train(_ dir: String, lr: String = "0.05") throws -> String {
         let r = try Concord.run(["train", "configs/smoke.yaml", "--set", "train.iterations=15", "--set", "optimizer.lr=" + lr,
