@@ -29,6 +29,22 @@ final class MetricsPlotTests: XCTestCase {
         XCTAssertEqual(loss.summary, ["simclr: train_loss 3 at epoch 4, best 3 at epoch 4"])
     }
 
+    func testTheValueAxisEndsOnRoundNumbers() throws {
+        let knn = MetricsPlot.roundAxis(0.8045, 0.8357)
+        assertClose([knn.low, knn.high, knn.step].map { Float($0) }, [0.80, 0.84, 0.01], rtol: 1e-6, atol: 1e-7)
+        XCTAssertEqual(knn.decimals, 2)
+        let loss = MetricsPlot.roundAxis(0.355, 0.4574)
+        assertClose([loss.low, loss.high, loss.step].map { Float($0) }, [0.34, 0.46, 0.02], rtol: 1e-6, atol: 1e-7)
+        let wide = MetricsPlot.roundAxis(0, 7.3)
+        assertClose([wide.low, wide.high, wide.step].map { Float($0) }, [0, 8, 2], rtol: 1e-6, atol: 1e-7)
+        XCTAssertEqual(wide.decimals, 0)
+        XCTAssertEqual(MetricsPlot.roundAxis(0.2, 0.33).decimals, 3, "a step of 0.025 needs three decimals")
+        let tmp = try makeTemporaryDirectory(self)
+        let a = try run("a", [#"{"epoch":2,"knn_acc":0.8045}"#, #"{"epoch":26,"knn_acc":0.8357}"#], in: tmp)
+        let svg = try MetricsPlot(runs: [a], metric: "knn_acc").svg(title: "kNN")
+        for label in [">0.80<", ">0.82<", ">0.84<", ">0<", ">10<", ">25<"] { XCTAssertTrue(svg.contains(label), label) }
+    }
+
     func testAMissingMetricNamesTheOnesThereAndABadFileNamesItself() throws {
         let tmp = try makeTemporaryDirectory(self)
         let a = try run("a", [#"{"epoch":1,"train_loss":1.5,"test_acc":0.5}"#], in: tmp)

@@ -80,8 +80,8 @@ public struct MetricsPlot {
         let lastEpoch = max(all.map(\.epoch).max() ?? 1, 1)
         var low = all.map(\.value).min() ?? 0, high = all.map(\.value).max() ?? 1
         if high - low < 1e-12 { (low, high) = (low - 0.5, high + 0.5) }
-        let pad = (high - low) * 0.05
-        (low, high) = (low - pad, high + pad)
+        let axis = Self.roundAxis(low, high)
+        (low, high) = (axis.low, axis.high)
         func x(_ epoch: Int) -> Double { left + plotW * Double(epoch) / Double(lastEpoch) }
         func y(_ v: Double) -> Double { top + plotH * (1 - (v - low) / (high - low)) }
         var out = """
@@ -91,17 +91,18 @@ public struct MetricsPlot {
             <rect x="\(left)" y="\(top)" width="\(plotW)" height="\(plotH)" fill="none" stroke="#888"/>
 
             """
-        for k in 0...4 {
-            let v = low + (high - low) * Double(k) / 4, py = y(v)
+        for k in 0...Int(((high - low) / axis.step).rounded()) {
+            let v = low + axis.step * Double(k), py = y(v)
             out += "<line x1=\"\(left)\" y1=\"\(py)\" x2=\"\(left + plotW)\" y2=\"\(py)\" stroke=\"#eee\"/>"
-            out += "<text x=\"\(left - 8)\" y=\"\(py + 4)\" text-anchor=\"end\">\(SchedulePlot.format(v))</text>\n"
+            out += "<text x=\"\(left - 8)\" y=\"\(py + 4)\" text-anchor=\"end\">\(String(format: "%.\(axis.decimals)f", v))</text>\n"
         }
-        let every = max(1, lastEpoch / 12)
+        let every = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].first { lastEpoch / $0 <= 12 } ?? max(1, lastEpoch / 12)
         for e in stride(from: 0, through: lastEpoch, by: every) {
             out += "<text x=\"\(x(e))\" y=\"\(top + plotH + 20)\" text-anchor=\"middle\">\(e)</text>\n"
         }
         out += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">epoch</text>\n"
         out += "<text x=\"18\" y=\"\(top + plotH / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(top + plotH / 2))\">\(SchedulePlot.escape(metric))</text>\n"
+        var slot = 0.0
         for (k, s) in series.enumerated() where !s.points.isEmpty {
             let color = colors[k % colors.count]
             let points = s.points.map { String(format: "%.1f,%.1f", x($0.epoch), y($0.value)) }
@@ -109,8 +110,29 @@ public struct MetricsPlot {
             for p in s.points { out += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" ", x(p.epoch), y(p.value)) + "fill=\"\(color)\"/>" }
             let legend = "\(s.name): \(SchedulePlot.format(s.points[s.points.count - 1].value))"
             // The legend sits in a row above the chart, where no curve can run under it.
-            out += "\n<text x=\"\(left + 200 * Double(k))\" y=\"\(top - 10)\" fill=\"\(color)\">\(SchedulePlot.escape(legend))</text>\n"
+            out += "\n<text x=\"\(left + 200 * slot)\" y=\"\(top - 10)\" fill=\"\(color)\">\(SchedulePlot.escape(legend))</text>\n"
+            slot += 1
         }
         return out + "</svg>\n"
+    }
+
+    /// A value axis that starts and ends on round numbers: `low`…`high` widened to multiples
+    /// of the smallest step of 1, 2, 2.5 or 5 × 10ᵏ that needs at most `intervals` intervals,
+    /// and the decimals its labels need.
+    public static func roundAxis(_ low: Double, _ high: Double, intervals: Int = 6) -> (low: Double, high: Double, step: Double, decimals: Int) {
+        // The multiples of `step` around the range (a hair of slack for 0.84 / 0.01 = 83.999…).
+        func ends(_ step: Double) -> (low: Double, high: Double) {
+            ((low / step + 1e-9).rounded(.down) * step, (high / step - 1e-9).rounded(.up) * step)
+        }
+        let exponent = Int(log10((high - low) / Double(intervals)).rounded(.down))
+        let choices = [(1.0, exponent), (2.0, exponent), (2.5, exponent), (5.0, exponent), (1.0, exponent + 1), (2.0, exponent + 1)]
+        let fits = choices.first { m, e in
+            let step = m * pow(10, Double(e))
+            return ends(step).high - ends(step).low <= Double(intervals) * step * (1 + 1e-9)
+        } ?? choices[choices.count - 1]
+        let step = fits.0 * pow(10, Double(fits.1))
+        let decimals = max(0, -fits.1) + (fits.0 == 2.5 ? 1 : 0)
+        let axis = ends(step)
+        return (axis.low, axis.high, step, decimals)
     }
 }
