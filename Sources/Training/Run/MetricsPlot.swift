@@ -127,8 +127,8 @@ public struct MetricsPlot {
         let exponent = Int(log10((high - low) / Double(intervals)).rounded(.down))
         let choices = [(1.0, exponent), (2.0, exponent), (2.5, exponent), (5.0, exponent), (1.0, exponent + 1), (2.0, exponent + 1)]
         let fits = choices.first { m, e in
-            let step = m * pow(10, Double(e))
-            return ends(step).high - ends(step).low <= Double(intervals) * step * (1 + 1e-9)
+            let step = m * pow(10, Double(e)), axis = ends(step)
+            return axis.high - axis.low <= Double(intervals) * step * (1 + 1e-9)
         } ?? choices[choices.count - 1]
         let step = fits.0 * pow(10, Double(fits.1))
         let decimals = max(0, -fits.1) + (fits.0 == 2.5 ? 1 : 0)
