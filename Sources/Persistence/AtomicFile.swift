@@ -25,6 +25,13 @@ public enum AtomicFile {
     /// - Throws: `FileWriteError` naming `path` and why.
     public static func write(_ bytes: [UInt8], to path: String, pauseBeforeRename: Double = 0,
                              failAfterBytes: Int? = nil) throws {
+        try write(parts: [bytes], to: path, pauseBeforeRename: pauseBeforeRename, failAfterBytes: failAfterBytes)
+    }
+
+    /// Replaces (or creates) `path` with `parts` one after the other, so a large file need not
+    /// be joined into one array first; otherwise as `write(_:to:)`.
+    public static func write(parts: [[UInt8]], to path: String, pauseBeforeRename: Double = 0,
+                             failAfterBytes: Int? = nil) throws {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -43,19 +50,29 @@ public enum AtomicFile {
         var old = stat()
         if stat(path, &old) == 0 { _ = fchmod(fd, old.st_mode & 0o7777) }
 
-        let limit = min(bytes.count, failAfterBytes ?? bytes.count)
+        let total = parts.reduce(0) { $0 + $1.count }
+        let limit = min(total, failAfterBytes ?? total)
         var written = 0
-        let failure: String? = bytes.withUnsafeBytes { raw -> String? in
-            while written < limit, let start = raw.baseAddress {
-                let n = posixWrite(fd, start + written, limit - written)
-                if n < 0 { if errno == EINTR { continue }; return errnoText() }
-                written += n
+        var failure: String?
+        writing: for part in parts {
+            let end = min(limit - written, part.count)   // of this part
+            var done = 0
+            failure = part.withUnsafeBytes { raw -> String? in
+                while done < end, let start = raw.baseAddress {
+                    let n = posixWrite(fd, start + done, end - done)
+                    if n < 0 { if errno == EINTR { continue }; return errnoText() }
+                    done += n
+                }
+                return nil
             }
-            if failAfterBytes != nil { return "injected failure" }
-            return fsync(fd) == 0 ? nil : "fsync: " + errnoText()
+            written += done
+            if failure != nil || written == limit { break writing }
+        }
+        if failure == nil {
+            failure = failAfterBytes != nil ? "injected failure" : fsync(fd) == 0 ? nil : "fsync: " + errnoText()
         }
         if let failure {
-            throw FileWriteError(path, "\(failure) after \(written) of \(bytes.count) bytes; free disk space or choose another directory")
+            throw FileWriteError(path, "\(failure) after \(written) of \(total) bytes; free disk space or choose another directory")
         }
         descriptorOpen = false
         guard close(fd) == 0 else { throw FileWriteError(path, "close: \(errnoText())") }

@@ -139,36 +139,46 @@ public struct CheckpointFile {
     /// The file's bytes. `shuffle: false` stores the float32 frame without the bit-plane
     /// shuffle (to measure what it gains).
     public func encoded(level: Int32 = 3, shuffle: Bool = true) throws -> (bytes: [UInt8], sizes: Sizes) {
+        let (parts, sizes) = try encodedParts(level: level, shuffle: shuffle)
+        return (Array(parts.joined()), sizes)
+    }
+
+    /// The file as its parts — header and manifest, then each frame — which written one after
+    /// the other are `encoded().bytes`. Memory: one frame's raw content, its shuffled copy and
+    /// the compressed frames at a time, never the whole file image on top of them.
+    func encodedParts(level: Int32, shuffle: Bool) throws -> (parts: [[UInt8]], sizes: Sizes) {
         // Frame 0: every float32 entry; frame 1: the rest.
-        var contents: [[UInt8]] = [[], []]
-        var manifestEntries: [ManifestEntry] = []
-        for e in entries {
-            let frame = e.dtype == .f32 ? 0 : 1
-            manifestEntries.append(ManifestEntry(name: e.name, dtype: e.dtype, shape: e.shape, frame: frame, start: contents[frame].count))
-            contents[frame] += e.bytes
-        }
+        var manifestEntries = [ManifestEntry?](repeating: nil, count: entries.count)   // in insertion order
         var frames: [[UInt8]] = [], manifestFrames: [ManifestFrame] = []
-        var offset = 0
-        for (i, content) in contents.enumerated() {
-            let shuffled = shuffle && i == 0
-            let payload = shuffled ? content.withUnsafeBytes { BitShuffle.shuffle($0) } : content
-            let frame = try payload.withUnsafeBytes { try Zstd.compress($0, level: level) }
+        var offset = 0, rawBytes = 0
+        for frame in 0..<2 {
+            let members = entries.indices.filter { (entries[$0].dtype == .f32 ? 0 : 1) == frame }
+            var content: [UInt8] = []
+            content.reserveCapacity(members.reduce(0) { $0 + entries[$1].bytes.count })
+            for i in members {
+                let e = entries[i]
+                manifestEntries[i] = ManifestEntry(name: e.name, dtype: e.dtype, shape: e.shape, frame: frame, start: content.count)
+                content += e.bytes
+            }
+            let shuffled = shuffle && frame == 0
+            if shuffled { content = content.withUnsafeBytes { BitShuffle.shuffle($0) } }
+            let stored = try content.withUnsafeBytes { try Zstd.compress($0, level: level) }
             manifestFrames.append(ManifestFrame(encoding: shuffled ? "zstd+bitshuffle32" : "zstd", bytes: content.count,
-                                                stored: frame.count, offset: offset))
-            offset += frame.count
-            frames.append(frame)
+                                                stored: stored.count, offset: offset))
+            offset += stored.count
+            rawBytes += content.count
+            frames.append(stored)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let json = Array(try encoder.encode(Manifest(metadata: metadata, frames: manifestFrames, entries: manifestEntries)))
-        var out = Self.magic
-        out.reserveCapacity(Self.headerLength + json.count + offset)
-        append(&out, Self.formatVersion)
-        append(&out, UInt32(json.count))
-        append(&out, StableHash.fnv1a64(json))
-        out += json
-        for f in frames { out += f }
-        return (out, Sizes(rawBytes: contents.reduce(0) { $0 + $1.count }, storedBytes: offset))
+        let json = Array(try encoder.encode(Manifest(metadata: metadata, frames: manifestFrames, entries: manifestEntries.compactMap { $0 })))
+        var head = Self.magic
+        head.reserveCapacity(Self.headerLength + json.count)
+        append(&head, Self.formatVersion)
+        append(&head, UInt32(json.count))
+        append(&head, StableHash.fnv1a64(json))
+        head += json
+        return ([head] + frames, Sizes(rawBytes: rawBytes, storedBytes: offset))
     }
 
     /// Reads and checks a checkpoint held in memory.
@@ -243,8 +253,8 @@ public struct CheckpointFile {
     /// - Parameter pauseBeforeRename: see `AtomicFile.write` (the slow-checkpoint fault).
     @discardableResult
     public func write(to path: String, level: Int32 = 3, pauseBeforeRename: Double = 0) throws -> Sizes {
-        let (bytes, sizes) = try encoded(level: level)
-        do { try AtomicFile.write(bytes, to: path, pauseBeforeRename: pauseBeforeRename) } catch let error as FileWriteError {
+        let (parts, sizes) = try encodedParts(level: level, shuffle: true)
+        do { try AtomicFile.write(parts: parts, to: path, pauseBeforeRename: pauseBeforeRename) } catch let error as FileWriteError {
             throw CheckpointError(path, "cannot be written: \(error.problem); the previous checkpoint is untouched")
         }
         return sizes

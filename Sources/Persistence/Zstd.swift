@@ -14,12 +14,13 @@ enum Zstd {
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level))
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1))
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 1))
-        var frame = [UInt8](repeating: 0, count: ZSTD_compressBound(bytes.count))
-        let written = frame.withUnsafeMutableBytes { out in
-            ZSTD_compress2(context, out.baseAddress, out.count, bytes.baseAddress, bytes.count)
+        // Uninitialised: only the pages zstd writes are touched (the bound exceeds the frame).
+        var code = 0
+        let frame = [UInt8](unsafeUninitializedCapacity: ZSTD_compressBound(bytes.count)) { out, count in
+            code = ZSTD_compress2(context, out.baseAddress, out.count, bytes.baseAddress, bytes.count)
+            count = ZSTD_isError(code) != 0 ? 0 : code
         }
-        try check(written)
-        frame.removeLast(frame.count - written)
+        try check(code)
         return frame
     }
 

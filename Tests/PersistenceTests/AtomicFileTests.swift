@@ -31,6 +31,17 @@ final class AtomicFileTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch), ["ckpt.safetensors"])
     }
 
+    func testPartsAreWrittenInOrderAndAFailureInALaterPartKeepsTheOldFile() throws {
+        let path = scratch + "/parts.bin"
+        let parts: [[UInt8]] = [[1, 2, 3], [], Array(repeating: 9, count: 5000), [4]]
+        try AtomicFile.write(parts: parts, to: path)
+        XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: path))), Array(parts.joined()))
+        assertError(FileWriteError.self, try AtomicFile.write(parts: [[7], [7, 7, 7]], to: path, failAfterBytes: 2),
+                    contains: [path, "injected", "after 2 of 4 bytes"])
+        XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: path))), Array(parts.joined()))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch), ["parts.bin"])
+    }
+
     func testWriteIntoMissingDirectoryNamesThePath() {
         let path = scratch + "/no/such/dir/x.safetensors"
         assertError(FileWriteError.self, try SafeTensors().write(to: path), contains: [path, "temporary"])

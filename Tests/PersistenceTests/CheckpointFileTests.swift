@@ -116,4 +116,19 @@ final class CheckpointFileTests: XCTestCase {
         XCTAssertEqual(try CheckpointFile(contentsOf: path).entries, sample(1024).entries)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mount), ["latest.ckpt"])
     }
+
+    /// The writer streams the file in parts; checkpoints an earlier build wrote as one joined
+    /// image (the resume fixtures) must come back byte for byte when read and written again.
+    func testRewritingAnEarlierBuildsCheckpointGivesItsExactBytes() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("IntegrationTests/Fixtures")
+        for name in ["format1-smoke-iter40.ckpt", "format1-moco-iter20.ckpt"] {
+            let original = try Data(contentsOf: fixtures.appendingPathComponent(name))
+            let file = try CheckpointFile(bytes: Array(original), source: name)
+            let path = directory + "/" + name
+            try file.write(to: path)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), original, name)
+            XCTAssertEqual(try file.encoded().bytes, Array(original), name)
+        }
+    }
 }

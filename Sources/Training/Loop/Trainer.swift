@@ -103,7 +103,7 @@ public final class Trainer {
                 let result = try step.run(iteration: iteration, microBatches: micro, stopRequested: StopSignal.received != nil,
                                           totals: &totals, next: { loader.next() })
                 if result.status == .stopRequested {
-                    try saveCheckpoint(epoch: epoch, loader: loader, totals: totals, wait: true)
+                    try saveCheckpoint(epoch: epoch, loader: loader, totals: totals)
                     throw TrainingStopped(signal: StopSignal.received ?? SIGTERM, iteration: iteration)
                 }
                 if result.status != .leftOut { lr = result.learningRate }
@@ -113,7 +113,7 @@ public final class Trainer {
                                 + (objective.accuracyName.map { [($0, totals.accuracy)] } ?? []) + [("lr", lr)])
                 // checkpoint
                 if checkpointDue(epochEnds: iteration - epoch * perEpoch == perEpoch) {
-                    try saveCheckpoint(epoch: epoch, loader: loader, totals: totals, wait: false)
+                    try saveCheckpoint(epoch: epoch, loader: loader, totals: totals)
                 }
             }
             augmentRNG = loader.randomState
@@ -130,12 +130,11 @@ public final class Trainer {
             history.append(metrics)
             try record(metrics)
             if config.checkpoint.everyEpoch && iteration < length.last {
-                try saveCheckpoint(epoch: epoch + 1, batchInEpoch: 0, augmentation: augmentRNG, totals: EpochTotals(), wait: false)
+                try saveCheckpoint(epoch: epoch + 1, batchInEpoch: 0, augmentation: augmentRNG, totals: EpochTotals())
             }
         }
         try run?.appendLog("\(iteration) iterations, \(step.reducer.reductions) gradient reductions, \(step.nonFiniteSteps) skipped for non-finite gradients")
         try saveFinalState()
-        try store?.wait()
         return history
     }
 

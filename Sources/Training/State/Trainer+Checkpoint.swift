@@ -25,18 +25,21 @@ extension Trainer {
         if let run { try run.rewriteMetrics(metricsLines) }
     }
 
-    func saveCheckpoint(epoch: Int, loader: BatchLoader, totals: EpochTotals, wait: Bool) throws {
-        try saveCheckpoint(epoch: epoch, batchInEpoch: loader.batchesDelivered, augmentation: loader.randomState, totals: totals, wait: wait)
+    func saveCheckpoint(epoch: Int, loader: BatchLoader, totals: EpochTotals) throws {
+        try saveCheckpoint(epoch: epoch, batchInEpoch: loader.batchesDelivered, augmentation: loader.randomState, totals: totals)
     }
 
     /// Snapshots the state at this step boundary (every rank's streams and totals gathered to
-    /// rank 0) and hands it to the background writer; the step waits only for the copy.
-    func saveCheckpoint(epoch: Int, batchInEpoch: Int, augmentation: RandomGenerator, totals: EpochTotals, wait: Bool) throws {
-        let startedAt = MonotonicClock.seconds()
+    /// rank 0), and rank 0 writes it before the next step. Its pooled step buffers go back
+    /// first, so the snapshot and the encoder's copies (about 3 × the state) take the place of
+    /// the step's activations instead of adding to them: a checkpoint never raises the peak.
+    func saveCheckpoint(epoch: Int, batchInEpoch: Int, augmentation: RandomGenerator, totals: EpochTotals) throws {
         let dropouts = objective.randomLayers.map(\.rng)
         let streams = try world.allgather(([augmentation] + dropouts).flatMap(\.words))
         let allTotals = try world.allgather(totals.words)
         guard let run, let store else { return }
+        let startedAt = MonotonicClock.seconds()
+        BufferPool.shared.drain()
         let state = TrainState(
             iteration: iteration, epoch: epoch, batchInEpoch: batchInEpoch, samplerSeed: UInt64(config.train.seed),
             worldSize: world.size, globalBatch: config.train.batchSize * world.size,
@@ -46,11 +49,12 @@ extension Trainer {
             nonFiniteSteps: step.nonFiniteSteps, metricsLines: metricsLines, configHash: config.hash, counters: objective.counters)
         let file = try RunCheckpoint.snapshot(state, model: objective.parameters + objective.buffers,
                                               optimizer: step.optimizer.namedState(), configYAML: config.yaml())
-        let stall = (MonotonicClock.seconds() - startedAt) * 1000
+        let snapshotMs = (MonotonicClock.seconds() - startedAt) * 1000
         let slowly = faults?.fires(.slowCheckpoint, at: iteration) ?? false
-        try store.save(file, iteration: iteration, pauseBeforeRename: slowly ? 2 : 0) { line in try? run.appendLog(line) }
-        try run.appendLog(String(format: "checkpoint at iteration %d: the step waited %.1f ms for the snapshot", iteration, stall))
-        if wait { try store.wait() }
+        let (sizes, writeMs) = try store.save(file, iteration: iteration, pauseBeforeRename: slowly ? 2 : 0)
+        try run.appendLog(String(format: "checkpoint %@: %d bytes of state stored in %d (%.3f×); snapshot %.0f ms, write %.0f ms",
+                                 CheckpointStore.fileName(iteration: iteration), sizes.rawBytes, sizes.storedBytes, sizes.ratio,
+                                 snapshotMs, writeMs))
     }
 
     /// Rank 0 writes `model.safetensors` (parameters and buffers, PyTorch's names) and
