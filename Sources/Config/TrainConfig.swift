@@ -221,7 +221,7 @@ public struct TrainConfig: Equatable, Sendable {
         /// `run.dir`: the run directory. The loader defaults it to `runs/<config file stem>`;
         /// relative paths are relative to the working directory, not to the config file.
         public var dir = "runs/default"
-        /// `run.log_every`: iterations between plain progress lines and metrics records (≥ 1).
+        /// `run.log_every`: iterations between plain progress lines and TensorBoard points (≥ 1).
         public var logEvery = 50
         /// `run.progress`: how rank 0 shows progress.
         public var progress: ProgressMode = .auto

@@ -143,18 +143,24 @@ final class ScheduleCommandTests: XCTestCase {
     }
 }
 
-/// `concord plot`: a metric of runs on stdout and in a picture; a mistake is one line, exit 2.
+/// `concord plot`: metrics of runs on stdout and in a picture; a mistake is one line, exit 2.
 final class PlotCommandTests: XCTestCase {
-    func testPlotsARunsMetricAndRefusesOneItLacks() throws {
+    func testPlotsARunsMetricsAndRefusesOneItLacks() throws {
         let dir = try makeTemporaryDirectory(self)
-        _ = try writeFile(#"{"epoch":1,"test_loss":0.52}"# + "\n" + #"{"epoch":2,"test_loss":0.48}"# + "\n", named: "metrics.jsonl", in: dir)
+        _ = try writeFile(#"{"epoch":1,"test_loss":0.52,"lr":0.1}"# + "\n" + #"{"epoch":2,"test_loss":0.48,"lr":0.05}"# + "\n",
+                          named: "metrics.jsonl", in: dir)
         let svg = dir.appendingPathComponent("loss.svg").path
-        let r = try Concord.run(["plot", dir.path, "--metric", "test_loss", "--to", svg])
+        let r = try Concord.run(["plot", dir.path, "--metrics", "test_loss,lr", "--out", svg])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("test_loss 0.48 at epoch 2, best 0.48 at epoch 2"), r.output)
-        XCTAssertTrue(try String(contentsOfFile: svg, encoding: .utf8).contains("<polyline"))
-        let lacking = try Concord.run(["plot", dir.path, "--metric", "knn_acc", "--to", svg])
+        XCTAssertTrue(r.output.contains("lr 0.05 at epoch 2"), r.output)
+        XCTAssertEqual(try String(contentsOfFile: svg, encoding: .utf8).components(separatedBy: "<polyline").count - 1, 2)
+        let lacking = try Concord.run(["plot", dir.path, "--metrics", "knn_acc", "--out", svg])
         XCTAssertEqual(lacking.status, 2, lacking.output)
-        XCTAssertTrue(lacking.output.contains("has 'knn_acc'; choose one of: test_loss"), lacking.output)
+        XCTAssertTrue(lacking.output.contains("has 'knn_acc'; choose one of: lr, test_loss"), lacking.output)
+        // Without --metrics: the usual ones the run has (here test_loss), into test_loss.svg.
+        let defaults = try Concord.run(["plot", dir.path, "--out", svg])
+        XCTAssertEqual(defaults.status, 0, defaults.output)
+        XCTAssertFalse(defaults.output.contains("lr "), defaults.output)
     }
 }

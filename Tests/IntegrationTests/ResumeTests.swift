@@ -62,6 +62,19 @@ final class ResumeTests: XCTestCase {
         }
     }
 
+    /// The run's TensorBoard scalars as TensorBoard shows them: files in name order, a session
+    /// START at step T dropping the earlier files' points past T. tag → step → value.
+    private func tensorBoard(_ name: String) throws -> [String: [Int: Float]] {
+        var view: [String: [Int: Float]] = [:]
+        for path in TensorBoardEvent.files(in: dir(name)) {
+            for event in try TensorBoardEvent.read(path).map(\.event) {
+                if event.sessionStatus == 1 { view = view.mapValues { $0.filter { $0.key <= event.step } } }
+                for (tag, value) in event.scalars { view[tag, default: [:]][event.step] = value }
+            }
+        }
+        return view
+    }
+
     func testKilledTwiceAndResumedEqualsAnUninterruptedRun() throws {
         let reference = try Concord.run(options("reference"))
         XCTAssertEqual(reference.status, 0, reference.output)
@@ -73,6 +86,16 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.output)
         XCTAssertTrue(resumed.output.contains("resumed from"), resumed.output)
         try assertSameRun("reference", "killed")
+        // TensorBoard: one file per start, and the same curves as the uninterrupted run's (the
+        // per-window loss may differ only in the first window after a resume).
+        XCTAssertEqual(TensorBoardEvent.files(in: dir("killed")).count, 3)
+        let (a, b) = (try tensorBoard("reference"), try tensorBoard("killed"))
+        let timing = ["epoch/epoch_s", "epoch/eval_s", "epoch/images_per_s", "epoch/peak_rss_mib", "train/images_per_s"]
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for tag in a.keys.sorted() where !timing.contains(tag) {
+            if tag == "train/loss" { XCTAssertEqual(a[tag]?.keys.sorted(), b[tag]?.keys.sorted()) } else { XCTAssertEqual(a[tag], b[tag], tag) }
+        }
+        XCTAssertEqual(a["epoch/test_acc"]?.keys.sorted(), [234, 300])
     }
 
     /// Every stream and counter a resume must restore: augmentation, dropout masks, AdamW's

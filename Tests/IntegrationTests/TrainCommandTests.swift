@@ -22,6 +22,19 @@ final class TrainCommandTests: XCTestCase {
         let accuracy = try XCTUnwrap(metrics["test_acc"] as? Double, "\(metrics)")
         XCTAssertGreaterThan(accuracy, 0.70, "\(metrics)")
         XCTAssertTrue(r.output.contains("epoch 1/1"), r.output)
+        // TensorBoard: the epoch's numbers at its last iteration, loss and lr every log_every.
+        let files = TensorBoardEvent.files(in: dir)
+        XCTAssertEqual(files.count, 1)
+        let events = try TensorBoardEvent.read(try XCTUnwrap(files.first)).map(\.event)
+        XCTAssertEqual(events.first?.fileVersion, "brain.Event:2")
+        let iteration = try XCTUnwrap(metrics["iteration"] as? Int)
+        let epoch = try XCTUnwrap(events.last { $0.scalars["epoch/test_acc"] != nil })
+        XCTAssertEqual(epoch.step, iteration)
+        XCTAssertEqual(epoch.scalars["epoch/test_acc"], Float(accuracy))
+        XCTAssertEqual(epoch.scalars["epoch/train_loss"], Float(try XCTUnwrap(metrics["train_loss"] as? Double)))
+        let losses = events.filter { $0.scalars["train/loss"] != nil }
+        XCTAssertEqual(losses.map(\.step), Array(stride(from: 20, through: iteration, by: 20)), "configs/smoke.yaml logs every 20")
+        XCTAssertTrue(losses.allSatisfy { $0.scalars["train/lr"] != nil && ($0.scalars["train/images_per_s"] ?? 0) > 0 })
     }
 
     func testUnknownKeyIsAnErrorNamingFileLineAndKey() throws {

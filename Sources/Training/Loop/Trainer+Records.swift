@@ -29,6 +29,7 @@ extension Trainer {
         let json = MetricValue.jsonObject(fields)
         metricsLines.append(json)
         try run.appendMetricsLine(json)
+        try tensorBoard?.epochDone(fields, iteration: iteration)
         let evaluation = m.evaluation.map { name, value in
             ", \(name) " + (name.hasSuffix("_acc") ? String(format: "%.2f%%", value * 100) : String(format: "%.4f", value))
         }.joined()

@@ -46,6 +46,7 @@ public final class Trainer {
     public private(set) var history: [EpochMetrics] = []
     var metricsLines: [String]
     var store: CheckpointStore?
+    var tensorBoard: TensorBoardLog?
 
     /// - Parameters:
     ///   - run: the run directory on rank 0, nil on the other ranks.
@@ -86,7 +87,12 @@ public final class Trainer {
     @discardableResult
     public func train() throws -> [EpochMetrics] {
         try logStart()
-        if let run { store = CheckpointStore(directory: run.checkpointsPath, keep: config.checkpoint.keep) }
+        if let run {
+            store = CheckpointStore(directory: run.checkpointsPath, keep: config.checkpoint.keep)
+            tensorBoard = try TensorBoardLog(directory: run.path, startIteration: start.iteration, startEpoch: start.epoch,
+                                             startTotals: start.totals, every: config.run.logEvery,
+                                             globalBatch: config.train.batchSize * world.size)
+        }
         let micro = config.train.accumulationSteps
         let perEpoch = length.iterationsPerEpoch
         var augmentRNG = start.augmentation
@@ -111,6 +117,7 @@ public final class Trainer {
                 // log
                 progress.update(iteration: iteration, metrics: [("loss", totals.meanLoss)]
                                 + (objective.accuracyName.map { [($0, totals.accuracy)] } ?? []) + [("lr", lr)])
+                try tensorBoard?.iterationDone(iteration, epoch: epoch, totals: totals, learningRate: lr)
                 // checkpoint
                 if checkpointDue(epochEnds: iteration - epoch * perEpoch == perEpoch) {
                     try saveCheckpoint(epoch: epoch, loader: loader, totals: totals)

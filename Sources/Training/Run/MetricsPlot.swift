@@ -1,15 +1,15 @@
 import Foundation
 
-/// One metric over the epochs of several runs, read from their `metrics.jsonl`: an SVG chart
-/// for a person to look at (kNN accuracy of two pre-trainings, a test loss) and the numbers
-/// behind it.
+/// Metrics over the epochs of several runs, read from their `metrics.jsonl`: an SVG chart
+/// for a person to look at — one panel per metric, stacked on one epoch axis, one curve per
+/// run in the same colour in every panel — and the numbers behind it.
 ///
 /// ```swift
-/// let plot = try MetricsPlot(runs: ["runs/simclr", "runs/mocov3"], metric: "knn_acc")
-/// try AtomicFile.write(plot.svg(title: "kNN top-1"), to: "knn.svg")
+/// let plot = try MetricsPlot(runs: ["runs/simclr", "runs/mocov3"], metrics: ["train_loss", "knn_acc"])
+/// try AtomicFile.write(plot.svg(title: "SimCLR and MoCo v3"), to: "compare.svg")
 /// ```
 public struct MetricsPlot {
-    /// One run's curve.
+    /// One run's curve of one metric.
     public struct Series {
         /// The run directory's last path component.
         public let name: String
@@ -17,40 +17,63 @@ public struct MetricsPlot {
         public let points: [(epoch: Int, value: Double)]
     }
 
-    /// The plotted key of the records.
-    public let metric: String
-    /// One curve per run, in the order given.
-    public let series: [Series]
+    /// One metric of every run.
+    public struct Panel {
+        /// The plotted key of the records.
+        public let metric: String
+        /// One curve per run, in the order given (empty where a run lacks the metric).
+        public let series: [Series]
+    }
 
-    /// Reads `metric` from `run/metrics.jsonl` for each run directory in `runs`; records
-    /// without the metric (or without an epoch) are passed over.
+    /// The metrics a plot shows when none are named: those of these any run has.
+    public static let defaultMetrics = ["train_loss", "test_loss", "test_acc", "knn_acc"]
+
+    /// One panel per metric, in the order asked.
+    public let panels: [Panel]
+    /// The runs' names (their directories' last path components), in the order given.
+    public let runNames: [String]
+
+    /// Reads `metrics` (by default, those of `defaultMetrics` present) from
+    /// `run/metrics.jsonl` for each run directory in `runs`; records without a metric (or
+    /// without an epoch) are passed over.
     /// - Throws: `TrainingError` naming the file when one cannot be read, and the metrics
-    ///   there are when no run has `metric`.
-    public init(runs: [String], metric: String) throws {
-        var series: [Series] = [], seen = Set<String>()
+    ///   there are when no run has one of `metrics`.
+    public init(runs: [String], metrics: [String]? = nil) throws {
+        var records: [[[String: Any]]] = [], seen = Set<String>()
         for run in runs {
             let path = (run as NSString).appendingPathComponent("metrics.jsonl")
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw TrainingError("\(path): cannot be read; pass run directories written by concord train")
             }
-            var points: [(epoch: Int, value: Double)] = []
+            var lines: [[String: Any]] = []
             for (number, line) in text.split(separator: "\n").enumerated() {
                 guard let record = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
                     throw TrainingError("\(path):\(number + 1): not a JSON object; the file is damaged")
                 }
                 seen.formUnion(record.keys)
-                if let epoch = record["epoch"] as? Int, let value = Self.number(record[metric]), value.isFinite {
-                    points.append((epoch, value))
-                }
+                lines.append(record)
             }
-            series.append(Series(name: (run as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? run, points: points))
+            records.append(lines)
         }
-        guard series.contains(where: { !$0.points.isEmpty }) else {
-            let names = seen.subtracting(["epoch", "iteration", "ranks"]).sorted().joined(separator: ", ")
-            throw TrainingError("no record of \(runs.joined(separator: ", ")) has '\(metric)'; choose one of: \(names)")
+        let available = seen.subtracting(["epoch", "iteration", "ranks"]).sorted().joined(separator: ", ")
+        let wanted = metrics ?? Self.defaultMetrics.filter(seen.contains)
+        guard !wanted.isEmpty else {
+            throw TrainingError("no record of \(runs.joined(separator: ", ")) has \(Self.defaultMetrics.joined(separator: ", ")); name metrics with --metrics, one of: \(available)")
         }
-        self.metric = metric
-        self.series = series
+        let names = runs.map { ($0 as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? $0 }
+        panels = try wanted.map { metric in
+            let series = zip(names, records).map { name, lines in
+                Series(name: name, points: lines.compactMap { record in
+                    guard let epoch = record["epoch"] as? Int, let value = Self.number(record[metric]), value.isFinite else { return nil }
+                    return (epoch, value)
+                })
+            }
+            guard series.contains(where: { !$0.points.isEmpty }) else {
+                throw TrainingError("no record of \(runs.joined(separator: ", ")) has '\(metric)'; choose one of: \(available)")
+            }
+            return Panel(metric: metric, series: series)
+        }
+        runNames = names
     }
 
     /// A JSON number as a double (JSONSerialization gives integers and doubles apart).
@@ -60,37 +83,66 @@ public struct MetricsPlot {
         return nil
     }
 
-    /// One line per run: its last and best value (highest for an accuracy, lowest otherwise).
+    /// One line per metric and run: its last and best value (highest for an accuracy, lowest
+    /// otherwise).
     public var summary: [String] {
-        let higherIsBetter = metric.hasSuffix("acc") || metric.hasSuffix("accuracy")
-        return series.map { s in
-            guard let last = s.points.last else { return "\(s.name): no '\(metric)'" }
-            let best = (higherIsBetter ? s.points.max { $0.value < $1.value } : s.points.min { $0.value < $1.value }) ?? last
-            return "\(s.name): \(metric) \(SchedulePlot.format(last.value)) at epoch \(last.epoch), best \(SchedulePlot.format(best.value)) at epoch \(best.epoch)"
+        panels.flatMap { panel in
+            let higherIsBetter = panel.metric.hasSuffix("acc") || panel.metric.hasSuffix("accuracy")
+            return panel.series.map { s in
+                guard let last = s.points.last else { return "\(s.name): no '\(panel.metric)'" }
+                let best = (higherIsBetter ? s.points.max { $0.value < $1.value } : s.points.min { $0.value < $1.value }) ?? last
+                return "\(s.name): \(panel.metric) \(SchedulePlot.format(last.value)) at epoch \(last.epoch), best \(SchedulePlot.format(best.value)) at epoch \(best.epoch)"
+            }
         }
     }
 
-    /// The chart: epochs on x, one shared vertical scale fitted to the values, a curve and
-    /// dots per run, and above them the legend with each run's last value.
+    /// The chart: a legend row (each run's colour), then one panel per metric — epochs on x,
+    /// shared by every panel; a vertical scale fitted to the metric's values on round numbers;
+    /// a curve and dots per run, and each run's last value beside the panel's title.
     public func svg(title: String) -> String {
-        let width = 900.0, height = 460.0, left = 80.0, right = 30.0, top = 60.0, bottom = 50.0
-        let plotW = width - left - right, plotH = height - top - bottom
+        let width = 900.0, left = 80.0, right = 30.0, panelHeight = 260.0, gap = 70.0, legendTop = 48.0
+        let plotW = width - left - right
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"]
-        let all = series.flatMap(\.points)
-        let lastEpoch = max(all.map(\.epoch).max() ?? 1, 1)
-        var low = all.map(\.value).min() ?? 0, high = all.map(\.value).max() ?? 1
-        if high - low < 1e-12 { (low, high) = (low - 0.5, high + 0.5) }
-        let axis = Self.roundAxis(low, high)
-        (low, high) = (axis.low, axis.high)
+        let lastEpoch = max(panels.flatMap { $0.series.flatMap(\.points) }.map(\.epoch).max() ?? 1, 1)
         func x(_ epoch: Int) -> Double { left + plotW * Double(epoch) / Double(lastEpoch) }
-        func y(_ v: Double) -> Double { top + plotH * (1 - (v - low) / (high - low)) }
+        // The legend: runs in rows of as many as fit, each slot as wide as its longest name needs.
+        let slotWidth = min(plotW, max(120, Double(runNames.map(\.count).max() ?? 0) * 7.5 + 30))
+        let perRow = max(1, Int(plotW / slotWidth))
+        let legendRows = (runNames.count + perRow - 1) / perRow
+        let firstPanelTop = legendTop + 20 * Double(legendRows) + 30
+        let height = firstPanelTop + Double(panels.count) * (panelHeight + gap) - 10
         var out = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(Int(width / 2))" y="22" text-anchor="middle" font-size="15">\(SchedulePlot.escape(title))</text>
-            <rect x="\(left)" y="\(top)" width="\(plotW)" height="\(plotH)" fill="none" stroke="#888"/>
+            <text x="\(Int(width / 2))" y="24" text-anchor="middle" font-size="16">\(SchedulePlot.escape(title))</text>
 
             """
+        for (k, name) in runNames.enumerated() {
+            let lx = left + slotWidth * Double(k % perRow), ly = legendTop + 20 * Double(k / perRow)
+            out += "<line x1=\"\(lx)\" y1=\"\(ly - 4)\" x2=\"\(lx + 18)\" y2=\"\(ly - 4)\" stroke=\"\(colors[k % colors.count])\" stroke-width=\"3\"/>"
+            out += "<text x=\"\(lx + 24)\" y=\"\(ly)\">\(SchedulePlot.escape(name))</text>\n"
+        }
+        for (p, panel) in panels.enumerated() {
+            let top = firstPanelTop + Double(p) * (panelHeight + gap)
+            out += panelSVG(panel, top: top, left: left, plotW: plotW, plotH: panelHeight, lastEpoch: lastEpoch, x: x, colors: colors)
+        }
+        return out + "</svg>\n"
+    }
+
+    private func panelSVG(_ panel: Panel, top: Double, left: Double, plotW: Double, plotH: Double, lastEpoch: Int,
+                          x: (Int) -> Double, colors: [String]) -> String {
+        let all = panel.series.flatMap(\.points)
+        var low = all.map(\.value).min() ?? 0, high = all.map(\.value).max() ?? 1
+        if high - low < 1e-12 { (low, high) = (low - 0.5, high + 0.5) }
+        let axis = Self.roundAxis(low, high, intervals: 5)
+        (low, high) = (axis.low, axis.high)
+        func y(_ v: Double) -> Double { top + plotH * (1 - (v - low) / (high - low)) }
+        let lastValues = panel.series.enumerated().compactMap { k, s in
+            s.points.last.map { "<tspan fill=\"\(colors[k % colors.count])\">\(SchedulePlot.format($0.value))</tspan>" }
+        }
+        var out = "<text x=\"\(left)\" y=\"\(top - 10)\" font-size=\"14\" font-weight=\"bold\">\(SchedulePlot.escape(panel.metric))</text>"
+        out += "<text x=\"\(left + plotW)\" y=\"\(top - 10)\" text-anchor=\"end\">last: \(lastValues.joined(separator: " · "))</text>\n"
+        out += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#888\"/>\n"
         for k in 0...Int(((high - low) / axis.step).rounded()) {
             let v = low + axis.step * Double(k), py = y(v)
             out += "<line x1=\"\(left)\" y1=\"\(py)\" x2=\"\(left + plotW)\" y2=\"\(py)\" stroke=\"#eee\"/>"
@@ -98,22 +150,17 @@ public struct MetricsPlot {
         }
         let every = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].first { lastEpoch / $0 <= 12 } ?? max(1, lastEpoch / 12)
         for e in stride(from: 0, through: lastEpoch, by: every) {
-            out += "<text x=\"\(x(e))\" y=\"\(top + plotH + 20)\" text-anchor=\"middle\">\(e)</text>\n"
+            out += "<text x=\"\(x(e))\" y=\"\(top + plotH + 18)\" text-anchor=\"middle\">\(e)</text>\n"
         }
-        out += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">epoch</text>\n"
-        out += "<text x=\"18\" y=\"\(top + plotH / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 18 \(top + plotH / 2))\">\(SchedulePlot.escape(metric))</text>\n"
-        var slot = 0.0
-        for (k, s) in series.enumerated() where !s.points.isEmpty {
+        out += "<text x=\"\(left + plotW / 2)\" y=\"\(top + plotH + 36)\" text-anchor=\"middle\" fill=\"#555\">epoch</text>\n"
+        for (k, s) in panel.series.enumerated() where !s.points.isEmpty {
             let color = colors[k % colors.count]
             let points = s.points.map { String(format: "%.1f,%.1f", x($0.epoch), y($0.value)) }
             out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"/>\n"
             for p in s.points { out += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" ", x(p.epoch), y(p.value)) + "fill=\"\(color)\"/>" }
-            let legend = "\(s.name): \(SchedulePlot.format(s.points[s.points.count - 1].value))"
-            // The legend sits in a row above the chart, where no curve can run under it.
-            out += "\n<text x=\"\(left + 200 * slot)\" y=\"\(top - 10)\" fill=\"\(color)\">\(SchedulePlot.escape(legend))</text>\n"
-            slot += 1
+            out += "\n"
         }
-        return out + "</svg>\n"
+        return out
     }
 
     /// A value axis that starts and ends on round numbers: `low`…`high` widened to multiples
