@@ -41,7 +41,17 @@ enum ConfigSchema {
         choice("model.pos_embed", \.model.posEmbed, what: "ViT position embedding"),
 
         choice("data.dataset", \.data.dataset, what: "dataset"),
+        choice("data.format", \.data.format, what: "data format"),
         string("data.path", \.data.path),
+        string("data.train_images", \.data.trainImages, optional: true),
+        string("data.train_labels", \.data.trainLabels, optional: true),
+        string("data.test_images", \.data.testImages, optional: true),
+        string("data.test_labels", \.data.testLabels, optional: true),
+        bool("data.transpose", \.data.transpose),
+        choice("data.cifar_labels", \.data.cifarLabels, what: "CIFAR-100 label kind"),
+        choice("data.layout", \.data.layout, what: "image layout"),
+        numberList("data.mean", \.data.mean, .closedFraction, optional: true),
+        numberList("data.std", \.data.std, .above(0), optional: true),
         bool("data.augment", \.data.augment),
         int("data.pad", \.data.pad, min: 0),
 
@@ -227,9 +237,10 @@ enum ConfigSchema {
         }, render: { $0[keyPath: path] ? "true" : "false" })
     }
 
-    private static func string(_ key: String, _ path: WritableKeyPath<TrainConfig, String>) -> Field {
+    /// A string; `optional` ones may be empty ("" stands for a default worked out later).
+    private static func string(_ key: String, _ path: WritableKeyPath<TrainConfig, String>, optional: Bool = false) -> Field {
         Field(key: key, apply: { config, node, origin in
-            config[keyPath: path] = try ConfigValue.string(node, key, origin)
+            config[keyPath: path] = try ConfigValue.string(node, key, origin, allowEmpty: optional)
         }, render: { quote($0[keyPath: path]) })
     }
 
@@ -261,8 +272,9 @@ enum ConfigSchema {
         }, render: { "[" + $0[keyPath: path].map(String.init).joined(separator: ", ") + "]" })
     }
 
-    /// A non-empty list of numbers, each within `bound`.
-    private static func numberList(_ key: String, _ path: WritableKeyPath<TrainConfig, [Double]>, _ bound: Bound) -> Field {
+    /// A list of numbers, each within `bound`; non-empty unless `optional` ([] stands for a
+    /// default worked out later).
+    private static func numberList(_ key: String, _ path: WritableKeyPath<TrainConfig, [Double]>, _ bound: Bound, optional: Bool = false) -> Field {
         Field(key: key, apply: { config, node, origin in
             var values: [Double] = []
             for element in try ConfigValue.list(node, key, origin, example: "[0.1, 0.01]") {
@@ -273,7 +285,7 @@ enum ConfigSchema {
                 }
                 values.append(value)
             }
-            guard !values.isEmpty else { throw ConfigValue.error(origin, key, "needs at least one number, e.g. [0.1]") }
+            guard optional || !values.isEmpty else { throw ConfigValue.error(origin, key, "needs at least one number, e.g. [0.1]") }
             config[keyPath: path] = values
         }, render: { "[" + $0[keyPath: path].map(render).joined(separator: ", ") + "]" })
     }

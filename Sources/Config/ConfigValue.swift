@@ -81,11 +81,11 @@ enum ConfigValue {
     }
 
     /// A non-empty string; plain or quoted.
-    static func string(_ node: Node, _ key: String, _ origin: ConfigOrigin) throws -> String {
+    static func string(_ node: Node, _ key: String, _ origin: ConfigOrigin, allowEmpty: Bool = false) throws -> String {
         guard case let .scalar(scalar) = node, !isNull(scalar) else {
             throw error(origin, key, "expected a string, got \(describe(node))")
         }
-        guard !scalar.string.isEmpty else {
+        guard allowEmpty || !scalar.string.isEmpty else {
             throw error(origin, key, "must not be empty")
         }
         return scalar.string

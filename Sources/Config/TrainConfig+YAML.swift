@@ -33,6 +33,7 @@ extension TrainConfig {
         if model.name != .vit { skipping.formUnion(ModelSection.vitKeys) }
         for (key, isSet) in ModelSection.hashedWhenSet where !isSet(model) { skipping.insert(key) }
         for (key, isSet) in OptimizerSection.hashedWhenSet where !isSet(optimizer) { skipping.insert(key) }
+        for (key, isSet) in DataSection.hashedWhenSet where !isSet(data) { skipping.insert(key) }
         return StableHash.hex(StableHash.fnv1a64(render(sections: sections, skipping: skipping)))
     }
 

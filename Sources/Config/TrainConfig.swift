@@ -58,10 +58,37 @@ public struct TrainConfig: Equatable, Sendable {
 
     /// `data:` section.
     public struct DataSection: Equatable, Sendable {
-        /// `data.dataset`.
+        /// `data.dataset`: the data set's name; `fashion-mnist` (the default) supplies
+        /// Fashion-MNIST's file names and normalisation when `data.format` is `idx`.
         public var dataset: DatasetName = .fashionMNIST
-        /// `data.path`: directory holding the IDX (gz) files.
+        /// `data.format`: how the files are laid out — `idx` (MNIST family), `cifar` (CIFAR-10 /
+        /// CIFAR-100 binary batches) or `numpy` (`.npy` / `.npz`).
+        public var format: DataFormat = .idx
+        /// `data.path`: the directory the files are in (file keys are relative to it).
         public var path = "/usr/share/datasets/fashion-mnist"
+        /// `data.train_images`, `data.train_labels`, `data.test_images`, `data.test_labels`:
+        /// IDX file names, or NumPy arrays as `file.npy` or `file.npz:key`; empty means the
+        /// format's defaults (Fashion-MNIST's names; `train.npz:images`, `train.npz:labels`, …).
+        public var trainImages = "", trainLabels = "", testImages = "", testLabels = ""
+        /// `data.transpose`: images are stored transposed (EMNIST's IDX files): read them upright.
+        public var transpose = false
+        /// `data.cifar_labels`: CIFAR-100's `fine` (100) or `coarse` (20) classes.
+        public var cifarLabels: CIFARLabels = .fine
+        /// `data.layout`: where a NumPy image array's channels are (`auto` reads the shape).
+        public var layout: ImageLayout = .auto
+        /// `data.mean`, `data.std`: per-channel normalisation (one value: every channel); empty
+        /// means Fashion-MNIST's constants for Fashion-MNIST and otherwise the training set's own,
+        /// computed at start and written to the log.
+        public var mean: [Double] = [], std: [Double] = []
+        /// Keys left out of the config hash while they have their defaults, so configs written
+        /// before they existed keep their hash.
+        public static let hashedWhenSet: [String: (DataSection) -> Bool] = [
+            "data.format": { $0.format != .idx }, "data.train_images": { !$0.trainImages.isEmpty },
+            "data.train_labels": { !$0.trainLabels.isEmpty }, "data.test_images": { !$0.testImages.isEmpty },
+            "data.test_labels": { !$0.testLabels.isEmpty }, "data.transpose": { $0.transpose },
+            "data.cifar_labels": { $0.cifarLabels != .fine }, "data.layout": { $0.layout != .auto },
+            "data.mean": { !$0.mean.isEmpty }, "data.std": { !$0.std.isEmpty },
+        ]
         /// `data.augment`: random crop (after padding) and horizontal flip for training batches.
         public var augment = true
         /// `data.pad`: zero padding in pixels on each side before the random crop (≥ 0).
@@ -337,6 +364,23 @@ public struct TrainConfig: Equatable, Sendable {
     /// Valid `data.dataset` values.
     public enum DatasetName: String, CaseIterable, Sendable {
         case fashionMNIST = "fashion-mnist"
+        /// Any other data set (its statistics are computed).
+        case custom
+    }
+
+    /// Valid `data.format` values.
+    public enum DataFormat: String, CaseIterable, Sendable {
+        case idx, cifar, numpy
+    }
+
+    /// Valid `data.cifar_labels` values.
+    public enum CIFARLabels: String, CaseIterable, Sendable {
+        case fine, coarse
+    }
+
+    /// Valid `data.layout` values.
+    public enum ImageLayout: String, CaseIterable, Sendable {
+        case auto, nchw, nhwc
     }
 
     /// Valid `optimizer.name` values.

@@ -42,7 +42,8 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     ///
     /// - Parameters:
     ///   - batches: data-set indices of each batch of the epoch, in order.
-    ///   - augmentation: normalisation constants and the flip/crop settings.
+    ///   - augmentation: normalisation constants and the flip/crop settings (default: the
+    ///     data set's normalisation, flip and a crop after padding 2).
     ///   - augment: flip and crop randomly (training); `false` only normalises and draws nothing.
     ///   - views: when set, every batch holds two views of each image drawn with it
     ///     (`images` and `secondView`; contrastive training) instead of `augmentation`'s one.
@@ -51,7 +52,7 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     ///     without drawing.
     ///   - prefetch: finished batches allowed to wait (1–2 is plenty); 0 builds each batch
     ///     on the calling thread inside `next()`, with no worker thread.
-    public init(dataset: FashionMNIST, batches: [[Int]], augmentation: Augmentation = Augmentation(),
+    public init(dataset: ImageDataset, batches: [[Int]], augmentation: Augmentation? = nil,
                 augment: Bool, views: ContrastiveAugmentation? = nil, rng: RandomGenerator, startBatch: Int = 0,
                 prefetch: Int = 2) {
         precondition((0...batches.count).contains(startBatch), "startBatch \(startBatch) of \(batches.count)")
@@ -64,7 +65,8 @@ public final class BatchLoader: Sequence, IteratorProtocol {
         self.batchesDelivered = startBatch
         self.randomState = rng
 
-        let source = SynchronousSource(dataset: dataset, batches: batches, augmentation: augmentation,
+        let source = SynchronousSource(dataset: dataset, batches: batches,
+                                       augmentation: augmentation ?? Augmentation(mean: dataset.mean, std: dataset.std),
                                        augment: augment, views: views, rng: rng, position: startBatch)
         if prefetch == 0 {
             self.channel = nil
@@ -98,8 +100,8 @@ public final class BatchLoader: Sequence, IteratorProtocol {
     /// - Parameters:
     ///   - dropLast: drop the last, shorter batch (training keeps batch-norm statistics and
     ///     step counts uniform).
-    public convenience init(dataset: FashionMNIST, sampler: ShardedSampler, batchSize: Int,
-                            dropLast: Bool = true, augmentation: Augmentation = Augmentation(),
+    public convenience init(dataset: ImageDataset, sampler: ShardedSampler, batchSize: Int,
+                            dropLast: Bool = true, augmentation: Augmentation? = nil,
                             augment: Bool = true, views: ContrastiveAugmentation? = nil, rng: RandomGenerator,
                             startBatch: Int = 0, prefetch: Int = 2) {
         precondition(sampler.datasetCount == dataset.count,
@@ -111,8 +113,8 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
     /// An evaluation loader: natural order, no augmentation, every example once across the
     /// ranks (rank `r` takes `r, r + w, …`), last batch kept.
-    public static func evaluation(dataset: FashionMNIST, rank: Int = 0, worldSize: Int = 1, batchSize: Int,
-                                  augmentation: Augmentation = Augmentation(), prefetch: Int = 2) -> BatchLoader {
+    public static func evaluation(dataset: ImageDataset, rank: Int = 0, worldSize: Int = 1, batchSize: Int,
+                                  augmentation: Augmentation? = nil, prefetch: Int = 2) -> BatchLoader {
         let sampler = ShardedSampler(datasetCount: dataset.count, rank: rank, worldSize: worldSize, seed: 0,
                                      shuffle: false, dropTail: false)
         return BatchLoader(dataset: dataset, sampler: sampler, batchSize: batchSize, dropLast: false,
@@ -148,21 +150,21 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
     /// Builds one batch on the calling thread: gathers `indices`, normalises, and augments
     /// each image in order (three draws from `rng` per image) when `augment` is set.
-    public static func makeBatch(dataset: FashionMNIST, indices: [Int], position: Int,
+    public static func makeBatch(dataset: ImageDataset, indices: [Int], position: Int,
                                  augmentation: Augmentation, augment: Bool,
                                  rng: inout RandomGenerator) -> Batch {
-        let (h, w) = (dataset.height, dataset.width)
-        let pixels = h * w
-        let images = Tensor(uninitializedShape: [indices.count, 1, h, w])  // images: [B, 1, H, W]
+        let (c, h, w) = (dataset.channels, dataset.height, dataset.width)
+        let pixels = dataset.pixelsPerImage
+        let images = Tensor(uninitializedShape: [indices.count, c, h, w])  // images: [B, C, H, W]
         let out = images.data
         dataset.images.withUnsafeBufferPointer { all in
-            let base = all.baseAddress!  // all: [N, H, W]
+            let base = all.baseAddress!  // all: [N, C, H, W]
             for (i, index) in indices.enumerated() {
                 let source = base + index * pixels
                 if augment {
-                    augmentation.augment(source, height: h, width: w, into: out + i * pixels, rng: &rng)
+                    augmentation.augment(source, channels: c, height: h, width: w, into: out + i * pixels, rng: &rng)
                 } else {
-                    augmentation.normalize(source, count: pixels, into: out + i * pixels)
+                    augmentation.normalize(source, channels: c, planeSize: h * w, into: out + i * pixels)
                 }
             }
         }
@@ -172,17 +174,17 @@ public final class BatchLoader: Sequence, IteratorProtocol {
 
     /// Builds one two-view batch on the calling thread: for each image in order, its first
     /// view then its second, both drawn from `rng` with `views`.
-    public static func makeTwoViewBatch(dataset: FashionMNIST, indices: [Int], position: Int,
+    public static func makeTwoViewBatch(dataset: ImageDataset, indices: [Int], position: Int,
                                         views: ContrastiveAugmentation, rng: inout RandomGenerator) -> Batch {
-        let (h, w) = (dataset.height, dataset.width)
-        let pixels = h * w
-        let first = Tensor(uninitializedShape: [indices.count, 1, h, w])   // first: [B, 1, H, W]
-        let second = Tensor(uninitializedShape: [indices.count, 1, h, w])  // second: [B, 1, H, W]
+        let (c, h, w) = (dataset.channels, dataset.height, dataset.width)
+        let pixels = dataset.pixelsPerImage
+        let first = Tensor(uninitializedShape: [indices.count, c, h, w])   // first: [B, C, H, W]
+        let second = Tensor(uninitializedShape: [indices.count, c, h, w])  // second: [B, C, H, W]
         dataset.images.withUnsafeBufferPointer { all in
-            let base = all.baseAddress!  // all: [N, H, W]
+            let base = all.baseAddress!  // all: [N, C, H, W]
             for (i, index) in indices.enumerated() {
-                views.augment(base + index * pixels, height: h, width: w, into: first.data + i * pixels, rng: &rng)
-                views.augment(base + index * pixels, height: h, width: w, into: second.data + i * pixels, rng: &rng)
+                views.augment(base + index * pixels, channels: c, height: h, width: w, into: first.data + i * pixels, rng: &rng)
+                views.augment(base + index * pixels, channels: c, height: h, width: w, into: second.data + i * pixels, rng: &rng)
             }
         }
         let labels = dataset.labels.withUnsafeBufferPointer { all in indices.map { all[$0] } }
@@ -200,7 +202,7 @@ private struct Produced {
 /// Builds the batches in order; used on the worker thread or directly (`prefetch: 0`).
 private struct SynchronousSource: @unchecked Sendable {
     // Sendable by hand: it moves to the worker thread once and is only used there afterwards.
-    let dataset: FashionMNIST
+    let dataset: ImageDataset
     let batches: [[Int]]
     let augmentation: Augmentation
     let augment: Bool

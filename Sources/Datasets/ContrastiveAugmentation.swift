@@ -1,15 +1,17 @@
 import Engine
 import Foundation
 
-/// MoCo v2's augmentation, sized for 28×28 grayscale: random resized crop (bilinear),
-/// brightness / contrast jitter, Gaussian blur and horizontal flip — each with its own
-/// probability — then normalisation. Two independent draws give an image's two views.
+/// MoCo v2's augmentation: random resized crop (bilinear), brightness / contrast jitter,
+/// Gaussian blur and horizontal flip — each with its own probability — then normalisation,
+/// the same draws for every channel of an image. Two independent draws give an image's two
+/// views.
 ///
 /// The order and the crop's sampling follow torchvision as MoCo v2 uses it
 /// (`RandomResizedCrop`, `RandomApply(ColorJitter)`, `RandomApply(GaussianBlur)`,
-/// `RandomHorizontalFlip`); colour jitter reduces to brightness and contrast on one channel,
-/// applied in a random order as torchvision does, each result clamped to [0, 1]. The blur
-/// reflects at the border. Pixel values end as `(v − mean) / std`.
+/// `RandomHorizontalFlip`); colour jitter is brightness and contrast (blending with the mean
+/// gray level: of the one channel, or of torchvision's luma of RGB), applied in a random order
+/// as torchvision does, each result clamped to [0, 1]. The blur reflects at the border. Pixel
+/// values end as `(v − mean[c]) / std[c]` (one mean and std serve every channel).
 ///
 /// ```swift
 /// let views = ContrastiveAugmentation(settings: .init())
@@ -37,9 +39,9 @@ public struct ContrastiveAugmentation: Sendable {
         public var blurSigma: ClosedRange<Float> = 0.1...1.0
         /// Blur kernel radius in pixels (kernel 2r + 1).
         public var blurRadius: Int = 2
-        /// Normalisation.
-        public var mean: Float = FashionMNIST.mean
-        public var std: Float = FashionMNIST.std
+        /// Normalisation, per channel.
+        public var mean: [Float] = [FashionMNIST.mean]
+        public var std: [Float] = [FashionMNIST.std]
 
         public init() {}
     }
@@ -55,7 +57,8 @@ public struct ContrastiveAugmentation: Sendable {
         precondition(settings.cropScale.lowerBound > 0 && settings.cropScale.upperBound <= 1, "crop scale \(settings.cropScale)")
         precondition(settings.cropRatio.lowerBound > 0, "crop ratio \(settings.cropRatio)")
         precondition(settings.blurRadius >= 0 && settings.blurSigma.lowerBound > 0, "blur radius \(settings.blurRadius), sigma \(settings.blurSigma)")
-        precondition(settings.std > 0, "std \(settings.std)")
+        precondition(!settings.mean.isEmpty && settings.mean.count == settings.std.count && settings.std.allSatisfy { $0 > 0 },
+                     "mean \(settings.mean), std \(settings.std)")
         self.settings = settings
     }
 
@@ -83,32 +86,40 @@ public struct ContrastiveAugmentation: Sendable {
         return Crop(y: (height - h) / 2, x: (width - w) / 2, height: h, width: w)
     }
 
-    /// One view of a `height × width` uint8 image into `destination` [height, width].
-    public func augment(_ source: UnsafePointer<UInt8>, height: Int, width: Int,
+    /// One view of a `channels × height × width` uint8 image into `destination`
+    /// [channels, height, width].
+    public func augment(_ source: UnsafePointer<UInt8>, channels: Int = 1, height: Int, width: Int,
                         into destination: UnsafeMutablePointer<Float>, rng: inout RandomGenerator) {
-        let n = height * width
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { scratch in
-            let image = scratch.baseAddress!, spare = image + n   // image, spare: [height, width] in [0, 1]
-            resizedCrop(source, height: height, width: width, crop: drawCrop(height: height, width: width, rng: &rng), into: image)
+        let plane = height * width, n = channels * plane
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: n + plane) { scratch in
+            let image = scratch.baseAddress!, spare = image + n   // image: [channels, height, width] in [0, 1]; spare: [height, width]
+            let crop = drawCrop(height: height, width: width, rng: &rng)
+            for c in 0..<channels {
+                resizedCrop(source + c * plane, height: height, width: width, crop: crop, into: image + c * plane)
+            }
             if rng.uniform() < settings.jitterProbability {
                 let b = 1 + settings.brightness * (2 * rng.uniform() - 1)
                 let c = 1 + settings.contrast * (2 * rng.uniform() - 1)
                 if rng.uniform() < 0.5 {
                     scaleBrightness(image, n, by: b)
-                    scaleContrast(image, n, by: c)
+                    scaleContrast(image, channels: channels, plane: plane, by: c)
                 } else {
-                    scaleContrast(image, n, by: c)
+                    scaleContrast(image, channels: channels, plane: plane, by: c)
                     scaleBrightness(image, n, by: b)
                 }
             }
             if rng.uniform() < settings.blurProbability {
-                blur(image, height: height, width: width, sigma: uniform(settings.blurSigma, &rng), spare: spare)
+                let sigma = uniform(settings.blurSigma, &rng)
+                for c in 0..<channels { blur(image + c * plane, height: height, width: width, sigma: sigma, spare: spare) }
             }
             let flip = rng.uniform() < settings.flipProbability
-            let scale = 1 / settings.std, shift = -settings.mean / settings.std
-            for y in 0..<height {
-                let row = image + y * width, out = destination + y * width
-                for x in 0..<width { out[x] = row[flip ? width - 1 - x : x] * scale + shift }
+            for c in 0..<channels {
+                let m = settings.mean[c % settings.mean.count], s = settings.std[c % settings.std.count]
+                let scale = 1 / s, shift = -m / s
+                for y in 0..<height {
+                    let row = image + c * plane + y * width, out = destination + c * plane + y * width
+                    for x in 0..<width { out[x] = row[flip ? width - 1 - x : x] * scale + shift }
+                }
             }
         }
     }
@@ -140,12 +151,18 @@ public struct ContrastiveAugmentation: Sendable {
         for i in 0..<n { p[i] = min(max(p[i] * factor, 0), 1) }
     }
 
-    /// Blends with the image's mean gray level (torchvision's `adjust_contrast`).
-    func scaleContrast(_ p: UnsafeMutablePointer<Float>, _ n: Int, by factor: Float) {
-        var sum: Float = 0
-        for i in 0..<n { sum += p[i] }
-        let mean = sum / Float(n)
-        for i in 0..<n { p[i] = min(max(factor * p[i] + (1 - factor) * mean, 0), 1) }
+    /// Blends with the image's mean gray level (torchvision's `adjust_contrast`: the mean of
+    /// the one channel, or of the luma 0.299 R + 0.587 G + 0.114 B of an RGB image).
+    func scaleContrast(_ p: UnsafeMutablePointer<Float>, channels: Int, plane: Int, by factor: Float) {
+        let weights: [Float] = channels == 3 ? [0.299, 0.587, 0.114] : [Float](repeating: 1 / Float(channels), count: channels)
+        var mean: Float = 0
+        for c in 0..<channels {
+            var sum: Float = 0
+            for i in 0..<plane { sum += p[c * plane + i] }
+            mean += weights[c] * sum
+        }
+        mean /= Float(plane)
+        for i in 0..<(channels * plane) { p[i] = min(max(factor * p[i] + (1 - factor) * mean, 0), 1) }
     }
 
     /// Separable Gaussian blur, reflecting at the border. image: [height, width]

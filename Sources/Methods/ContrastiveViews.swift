@@ -3,10 +3,11 @@ import Datasets
 
 extension ContrastiveAugmentation.Settings {
     /// The two-view augmentation a `views:` section (or MoCo v2's `moco:` keys) describes, for
-    /// 28×28 grayscale: random resized crop, brightness / contrast jitter, Gaussian blur,
-    /// horizontal flip.
-    init(_ views: TrainConfig.ViewsSection) {
+    /// the images of `data` (normalised as it is; Fashion-MNIST's when nil): random resized crop,
+    /// brightness / contrast jitter, Gaussian blur, horizontal flip.
+    init(_ views: TrainConfig.ViewsSection, data: ImageDataset?) {
         self.init()
+        if let data { (mean, std) = (data.mean, data.std) }
         cropScale = Float(views.cropMinScale)...1
         flipProbability = Float(views.flipP)
         jitterProbability = Float(views.jitterP)

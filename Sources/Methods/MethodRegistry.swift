@@ -1,4 +1,5 @@
 import Config
+import Datasets
 import Engine
 import Training
 
@@ -11,12 +12,12 @@ public enum MethodRegistry {
         /// Its `train.method` value.
         public let name: TrainConfig.TrainMethod
         let make: ObjectiveFactory
-        let probed: (TrainConfig, inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String)
+        let probed: (TrainConfig, ImageShape, inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String)
 
         init<Method: TrainingMethod>(_ method: Method.Type) {
             name = Method.name
             make = { context, rng in try Method.objective(context, rng: &rng) }
-            probed = { config, rng in try Method.probedEncoder(config, rng: &rng) }
+            probed = { config, input, rng in try Method.probedEncoder(config, input: input, rng: &rng) }
         }
     }
 
@@ -33,12 +34,12 @@ public enum MethodRegistry {
         return try method.make(context, &rng)
     }
 
-    /// The encoder whose trunk `config.train.method`'s linear probe reads, and the prefix of
-    /// its tensors in that method's checkpoints.
-    public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
+    /// The encoder whose trunk `config.train.method`'s linear probe reads, for images of
+    /// `input`, and the prefix of its tensors in that method's checkpoints.
+    public static func probedEncoder(_ config: TrainConfig, input: ImageShape, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
         guard let method = methods.first(where: { $0.name == config.train.method }) else {
             throw TrainingError("train.method \(config.train.method.rawValue) has no registered implementation")
         }
-        return try method.probed(config, &rng)
+        return try method.probed(config, input, &rng)
     }
 }

@@ -1,4 +1,5 @@
 import Config
+import Datasets
 import Engine
 import Persistence
 import Training
@@ -21,12 +22,18 @@ public enum PretrainedEncoder {
         return try ConfigLoader.parse(yaml: String(decoding: bytes, as: UTF8.self), source: checkpoint.source + " (config.yaml)")
     }
 
+    /// The images the run that wrote `checkpoint` trained on (its `image_shape` metadata;
+    /// Fashion-MNIST's in checkpoints from before other data sets).
+    public static func imageShape(of checkpoint: CheckpointFile) -> ImageShape {
+        checkpoint.metadata["image_shape"].flatMap(ImageShape.init) ?? .fashionMNIST
+    }
+
     /// The encoder's tensors (parameters and buffers) from `checkpoint`.
     /// - Throws: `CheckpointError` when the checkpoint holds no config or no such encoder.
     public static func tensors(from checkpoint: CheckpointFile) throws -> [String: Tensor] {
         let config = try Self.config(of: checkpoint)
         var rng = RandomGenerator(seed: 0)
-        let (encoder, prefix) = try MethodRegistry.probedEncoder(config, rng: &rng)
+        let (encoder, prefix) = try MethodRegistry.probedEncoder(config, input: imageShape(of: checkpoint), rng: &rng)
         let names = (encoder.namedParameters() + encoder.namedBuffers()).map(\.0).filter { !isHead($0) }
         let stored = checkpoint.tensors(prefix: prefix)
         var found: [String: Tensor] = [:]

@@ -155,15 +155,40 @@ final class AugmentationTests: XCTestCase {
         let bytes = (0...255).map { UInt8($0) }
         var out = [Float](repeating: .nan, count: 256)
         bytes.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { aug.normalize(src.baseAddress!, count: 256, into: $0.baseAddress!) }
+            out.withUnsafeMutableBufferPointer { aug.normalize(src.baseAddress!, planeSize: 256, into: $0.baseAddress!) }
         }
         assertClose(out, (0...255).map(norm), rtol: 0, atol: 1e-6)
         XCTAssertEqual(aug.normalized(255), norm(255), accuracy: 1e-6)
     }
 
     func testCustomNormalisation() {
-        let aug = Augmentation(mean: 0.5, std: 0.25)
+        let aug = Augmentation(mean: [0.5], std: [0.25])
         XCTAssertEqual(aug.normalized(255), 2, accuracy: 1e-6)
         XCTAssertEqual(aug.padValue, -2, accuracy: 1e-6)
+    }
+
+    /// RGB: one placement for the three planes, each normalised with its own mean and std.
+    func testChannelsShareThePlacementAndHaveTheirOwnNormalisation() {
+        let mean: [Float] = [0.1, 0.5, 0.9], std: [Float] = [0.2, 0.3, 0.4]
+        let aug = Augmentation(padding: 1, mean: mean, std: std)
+        let (h, w) = (3, 4)
+        let image = (0..<(3 * h * w)).map { UInt8($0 * 7) }   // [3, h, w]
+        var out = [Float](repeating: .nan, count: image.count)
+        var rng = RandomGenerator(seed: 3)
+        let placement = { var copy = rng; return aug.drawPlacement(using: &copy) }()
+        image.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { aug.augment(src.baseAddress!, channels: 3, height: h, width: w, into: $0.baseAddress!, rng: &rng) }
+        }
+        for c in 0..<3 {
+            for y in 0..<h {
+                for x in 0..<w {
+                    let sy = y + placement.offsetY - 1, sxFlipped = x + placement.offsetX - 1
+                    let inside = (0..<h).contains(sy) && (0..<w).contains(sxFlipped)
+                    let sx = placement.flip ? w - 1 - sxFlipped : sxFlipped
+                    let pixel: Float = inside ? Float(image[c * h * w + sy * w + sx]) / 255 : 0
+                    XCTAssertEqual(out[c * h * w + y * w + x], (pixel - mean[c]) / std[c], accuracy: 1e-5, "c \(c) y \(y) x \(x)")
+                }
+            }
+        }
     }
 }

@@ -6,12 +6,12 @@ import XCTest
 
 final class BatchLoaderTests: XCTestCase {
     /// 103 random 28×28 images: odd, so sharding and the last batch both leave remainders.
-    private let dataset: FashionMNIST = {
+    private let dataset: ImageDataset = {
         var rng = RandomGenerator(seed: 2024)
         let n = 103
         let images = (0..<(n * 784)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let labels = (0..<n).map { _ in rng.int(below: 10) }
-        return FashionMNIST(images: images, labels: labels)
+        return ImageDataset(images: images, labels: labels)
     }()
 
     private func sampler(rank: Int = 1, epoch: Int = 4) -> ShardedSampler {

@@ -26,7 +26,7 @@ final class ContrastiveAugmentationTests: XCTestCase {
         return out
     }
 
-    private func normalized(_ p: UInt8, _ s: ContrastiveAugmentation.Settings) -> Float { (Float(p) / 255 - s.mean) / s.std }
+    private func normalized(_ p: UInt8, _ s: ContrastiveAugmentation.Settings) -> Float { (Float(p) / 255 - s.mean[0]) / s.std[0] }
 
     func testIdentitySettingsOnlyNormalise() {
         let pixels = image(28, 28)
@@ -88,8 +88,8 @@ final class ContrastiveAugmentationTests: XCTestCase {
         var s = identity
         s.blurProbability = 1
         s.blurSigma = 1...1
-        s.mean = 0
-        s.std = 1
+        s.mean = [0]
+        s.std = [1]
         var pixels = [UInt8](repeating: 0, count: 11 * 11)
         pixels[5 * 11 + 5] = 255
         let out = run(s, pixels, 11, 11, seed: 1)
@@ -120,8 +120,8 @@ final class ContrastiveAugmentationTests: XCTestCase {
         var s = identity
         s.cropScale = 0.5...0.5
         s.cropRatio = 0.5...0.5
-        s.mean = 0
-        s.std = 1
+        s.mean = [0]
+        s.std = [1]
         // 2×2 image: a crop of area 2 with ratio 1/2 is one column wide, two rows high.
         let out = run(s, [0, 255, 0, 255], 2, 2, seed: 4)
         XCTAssertTrue(out.allSatisfy { $0 == 0 } || out.allSatisfy { $0 == 1 }, "\(out)")

@@ -9,7 +9,7 @@ final class FashionMNISTTests: XCTestCase {
     // MARK: The installed data set
 
     func testTrainSplitLoadsAndMatchesTheRawBytes() throws {
-        let train = try FashionMNIST(split: .train)
+        let train = try FashionMNIST.load(split: .train)
         XCTAssertEqual(train.count, 60_000)
         XCTAssertEqual(train.images.count, 60_000 * 28 * 28)
         XCTAssertEqual(train.height, 28)
@@ -34,7 +34,7 @@ final class FashionMNISTTests: XCTestCase {
     }
 
     func testTestSplitLoads() throws {
-        let test = try FashionMNIST(split: .test)
+        let test = try FashionMNIST.load(split: .test)
         XCTAssertEqual(test.count, 10_000)
         XCTAssertEqual(test.images.count, 10_000 * 784)
         let labelHead = Fixtures.readGzipPrefix(realDirectory + "/t10k-labels-idx1-ubyte.gz", count: 8 + 20)
@@ -43,7 +43,7 @@ final class FashionMNISTTests: XCTestCase {
 
     /// The reference's constants describe the real pixels (to the 4 digits it quotes).
     func testNormalisationConstantsFitTheTrainPixels() throws {
-        let train = try FashionMNIST(split: .train)
+        let train = try FashionMNIST.load(split: .train)
         var sum = 0.0, sumSquares = 0.0
         for p in train.images {
             let v = Double(p) / 255
@@ -79,7 +79,7 @@ final class FashionMNISTTests: XCTestCase {
     func testSyntheticSplitLoads() throws {
         let dir = try Fixtures.temporaryDirectory(self)
         writeSplit(in: dir, prefix: "t10k", images: 3, labels: [4, 0, 9])
-        let data = try FashionMNIST(split: .test, directory: dir.path)
+        let data = try FashionMNIST.load(split: .test, directory: dir.path)
         XCTAssertEqual(data.count, 3)
         XCTAssertEqual(data.labels, [4, 0, 9])
         XCTAssertEqual(data.images[785], UInt8(785 % 251))
@@ -88,13 +88,13 @@ final class FashionMNISTTests: XCTestCase {
     func testUnpackedFilesAreFound() throws {
         let dir = try Fixtures.temporaryDirectory(self)
         writeSplit(in: dir, images: 2, labels: [1, 2], gzip: false)
-        XCTAssertEqual(try FashionMNIST(split: .train, directory: dir.path).labels, [1, 2])
+        XCTAssertEqual(try FashionMNIST.load(split: .train, directory: dir.path).labels, [1, 2])
     }
 
     func testMissingDirectorySuggestsSetupAndDataPath() {
         let missing = "/nonexistent/concord-fashion-mnist"
         assertDatasetError([missing, "launch/setup", "dataset-fashion-mnist", "data.path"]) {
-            _ = try FashionMNIST(split: .train, directory: missing)
+            _ = try FashionMNIST.load(split: .train, directory: missing)
         }
     }
 
@@ -104,7 +104,7 @@ final class FashionMNISTTests: XCTestCase {
         let labels = dir.appendingPathComponent("train-labels-idx1-ubyte.gz").path
         try FileManager.default.removeItem(atPath: labels)
         assertDatasetError([labels, "not found", "launch/setup", "data.path"]) {
-            _ = try FashionMNIST(split: .train, directory: dir.path)
+            _ = try FashionMNIST.load(split: .train, directory: dir.path)
         }
     }
 
@@ -112,7 +112,7 @@ final class FashionMNISTTests: XCTestCase {
         let dir = try Fixtures.temporaryDirectory(self)
         writeSplit(in: dir, images: 3, labels: [1, 2])
         assertDatasetError(["train-labels-idx1-ubyte.gz", "2 labels for 3 images"]) {
-            _ = try FashionMNIST(split: .train, directory: dir.path)
+            _ = try FashionMNIST.load(split: .train, directory: dir.path)
         }
     }
 
@@ -120,7 +120,7 @@ final class FashionMNISTTests: XCTestCase {
         let dir = try Fixtures.temporaryDirectory(self)
         writeSplit(in: dir, images: 3, labels: [1, 10, 2])
         assertDatasetError(["train-labels-idx1-ubyte.gz", "label 10 at index 1"]) {
-            _ = try FashionMNIST(split: .train, directory: dir.path)
+            _ = try FashionMNIST.load(split: .train, directory: dir.path)
         }
     }
 
@@ -128,7 +128,7 @@ final class FashionMNISTTests: XCTestCase {
         let dir = try Fixtures.temporaryDirectory(self)
         writeSplit(in: dir, images: 2, labels: [1, 2], rows: 32)
         assertDatasetError(["train-images-idx3-ubyte.gz", "32×28"]) {
-            _ = try FashionMNIST(split: .train, directory: dir.path)
+            _ = try FashionMNIST.load(split: .train, directory: dir.path)
         }
     }
 
@@ -139,12 +139,12 @@ final class FashionMNISTTests: XCTestCase {
         Fixtures.writeGzip(Fixtures.idxBytes(magic: 0x801, dims: [2], data: [1, 2]), to: images)
         Fixtures.writeGzip(Fixtures.idxBytes(magic: 0x801, dims: [2], data: [1, 2]), to: labels)
         assertDatasetError([images, "expected 3-d images"]) {
-            _ = try FashionMNIST(split: .train, directory: dir.path)
+            _ = try FashionMNIST.load(split: .train, directory: dir.path)
         }
     }
 
     func testInMemoryDataSet() {
-        let data = FashionMNIST(images: [UInt8](repeating: 3, count: 2 * 4 * 5), labels: [0, 7], height: 4, width: 5)
+        let data = ImageDataset(images: [UInt8](repeating: 3, count: 2 * 4 * 5), labels: [0, 7], height: 4, width: 5)
         XCTAssertEqual(data.count, 2)
         XCTAssertEqual(data.pixelsPerImage, 20)
     }

@@ -16,8 +16,8 @@ public enum MAE: TrainingMethod {
     }
 
     /// The encoder (the ViT without head).
-    public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
-        (try MAEObjective.model(config, rng: &rng).encoder, "model.")
+    public static func probedEncoder(_ config: TrainConfig, input: ImageShape, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
+        (try MAEObjective.model(config, input: input, rng: &rng).encoder, "model.")
     }
 }
 
@@ -31,7 +31,7 @@ final class MAEObjective: TrainingObjective {
     let world: Communicator
     let positions: SamplePositions
     let seed: UInt64
-    let testSet: FashionMNIST?
+    let testSet: ImageDataset?
     let evaluationEvery: Int
     let gridImages: Int
     let runDirectory: String
@@ -39,7 +39,7 @@ final class MAEObjective: TrainingObjective {
 
     init(_ context: MethodContext, rng: inout RandomGenerator) throws {
         let config = context.config
-        model = try Self.model(config, rng: &rng)
+        model = try Self.model(config, input: context.input, rng: &rng)
         for network in [model.encoder, model.decoder] as [any Module] { network.replicate(over: context.world) }
         world = context.world
         positions = SamplePositions(rank: context.world.rank, replicas: context.world.size)
@@ -52,7 +52,7 @@ final class MAEObjective: TrainingObjective {
     }
 
     /// The model `config` describes; its mistakes are `TrainingError`s naming the key.
-    static func model(_ config: TrainConfig, rng: inout RandomGenerator) throws -> MAEModel {
+    static func model(_ config: TrainConfig, input: ImageShape, rng: inout RandomGenerator) throws -> MAEModel {
         guard config.model.name == .vit else {
             throw TrainingError("train.method mae trains a ViT encoder; model.name \(config.model.name.rawValue) is not one: set it to vit")
         }
@@ -66,7 +66,7 @@ final class MAEObjective: TrainingObjective {
         guard config.model.posEmbed == .sincos else {
             throw TrainingError("train.method mae uses MAE's fixed sin-cos position tables; model.pos_embed \(config.model.posEmbed.rawValue) is not one: set it to sincos")
         }
-        let shape = try ModelFactory.vitShape(config.model)
+        let shape = try ModelFactory.vitShape(config.model, input: input)
         guard !mae.normPixLoss || shape.patch * shape.patch * shape.channels > 1 else {
             throw TrainingError("mae.norm_pix_loss standardises each patch and needs more than one value per patch: set model.patch_size to 2 or more, or mae.norm_pix_loss to false")
         }
@@ -116,7 +116,7 @@ final class MAEObjective: TrainingObjective {
     }
 
     /// `reconstructions.png`: the first `gridImages` test images, a row each.
-    func drawReconstructions(of testSet: FashionMNIST, key: UInt64) throws {
+    func drawReconstructions(of testSet: ImageDataset, key: UInt64) throws {
         guard FileManager.default.fileExists(atPath: runDirectory) else { return }
         let count = min(gridImages, testSet.count)
         let loader = BatchLoader.evaluation(dataset: testSet, batchSize: count)
@@ -139,7 +139,8 @@ final class MAEObjective: TrainingObjective {
             }
         }
         let masked = target.copy(), pasted = prediction.copy()
-        let grey = (0.5 - FashionMNIST.mean) / FashionMNIST.std
+        let (mean, std) = (testSet.mean[0], testSet.std[0])   // the first channel's: it is the one drawn
+        let grey = (0.5 - mean) / std
         for patch in 0..<(count * l) where step.mask.data[patch] == 1 {
             (masked.data + patch * e).update(repeating: grey, count: e)
         }
@@ -149,7 +150,7 @@ final class MAEObjective: TrainingObjective {
         let columns = [target, masked, prediction, pasted].map { $0.unpatchified(patch: p, channels: c, height: h, width: w) }
         let (scale, gap) = (2, 4)
         var picture = PNGImage(width: 4 * (w * scale + gap) + gap, height: count * (h * scale + gap) + gap)
-        let range = (0 - FashionMNIST.mean) / FashionMNIST.std...(1 - FashionMNIST.mean) / FashionMNIST.std
+        let range = (0 - mean) / std...(1 - mean) / std
         for (column, tensor) in columns.enumerated() {
             for i in 0..<count {   // the first channel of each image
                 picture.draw(tensor.data + i * c * h * w, rows: h, columns: w, at: gap + column * (w * scale + gap), gap + i * (h * scale + gap),

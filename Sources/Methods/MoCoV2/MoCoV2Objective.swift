@@ -15,11 +15,12 @@ public enum MoCoV2: TrainingMethod {
     }
 
     /// The query encoder.
-    public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
+    public static func probedEncoder(_ config: TrainConfig, input: ImageShape, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
         guard let depth = config.model.name.cifarDepth else {
             throw TrainingError("a MoCo v2 trunk is a CIFAR-style ResNet; model.name \(config.model.name.rawValue) is not one: use the MoCo run's config (resnet20, resnet32 or resnet56)")
         }
-        let encoder = ResNet.cifarEncoder(depth: depth, width: config.model.width, hidden: config.moco.headHidden, dim: config.moco.dim, rng: &rng)
+        let encoder = ResNet.cifarEncoder(depth: depth, width: config.model.width, inputChannels: input.channels, hidden: config.moco.headHidden,
+                                          dim: config.moco.dim, rng: &rng)
         return (encoder, "model.encoder_q.")
     }
 }
@@ -56,7 +57,7 @@ final class MoCoV2Objective: TrainingObjective {
         guard encoding.groups <= config.train.batchSize else {
             throw TrainingError("moco.key_groups \(moco.keyGroups) is more than the \(config.train.batchSize) images of train.batch_size; use at most that many groups")
         }
-        model = MoCoModel.cifar(depth: depth, width: config.model.width, hidden: moco.headHidden, dim: moco.dim, queueSize: moco.queueSize,
+        model = MoCoModel.cifar(depth: depth, width: config.model.width, inputChannels: context.input.channels, hidden: moco.headHidden, dim: moco.dim, queueSize: moco.queueSize,
                                 temperature: Float(moco.temperature), rng: &rng)
         // The query encoder is a plain replica (SyncBN with distributed.sync_batch_norm, as in
         // supervised training); the key encoder's batch is one of N·G shares, SyncBN with
@@ -69,7 +70,7 @@ final class MoCoV2Objective: TrainingObjective {
                                                iterations: context.scheduledIterations)
         monitor = context.data.map { KNNMonitor(world: context.world, trainSet: $0.train, testSet: $0.test, k: moco.knnK,
                                                 temperature: Float(moco.knnTemperature)) }
-        views = ContrastiveAugmentation(settings: ContrastiveAugmentation.Settings(moco.views))
+        views = ContrastiveAugmentation(settings: ContrastiveAugmentation.Settings(moco.views, data: context.data?.train))
         evaluationEvery = moco.knnEvery
         trunk = config.model.displayName
         faults = context.faults

@@ -56,11 +56,11 @@ public final class MoCoV3Model {
 
     /// moco-v3's ResNet model on a CIFAR-style ResNet-(6n+2) of `width`: the 2-layer projector
     /// 4·width → `mlpDim` → `dim` as its `fc`, the 2-layer predictor ending without batch norm.
-    public static func resnet(depth: Int, width: Int, mlpDim: Int, dim: Int, temperature: Float,
+    public static func resnet(depth: Int, width: Int, inputChannels: Int = 1, mlpDim: Int, dim: Int, temperature: Float,
                               rng: inout RandomGenerator) -> MoCoV3Model {
         func encoder() -> ResNet {
             let head = Sequential.projectionMLP(layers: 2, input: 4 * width, hidden: mlpDim, output: dim, rng: &rng)
-            return ResNet.cifar(depth: depth, width: width, head: head, rng: &rng)
+            return ResNet.cifar(depth: depth, width: width, inputChannels: inputChannels, head: head, rng: &rng)
         }
         let base = encoder(), momentum = encoder()
         let predictor = Sequential.projectionMLP(layers: 2, input: dim, hidden: mlpDim, output: dim, lastBatchNorm: false, rng: &rng)

@@ -15,8 +15,8 @@ public enum MoCoV3: TrainingMethod {
     }
 
     /// The base encoder (trunk and projector).
-    public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
-        (try MoCoV3Objective.model(config, rng: &rng).baseEncoder, "model.base_encoder.")
+    public static func probedEncoder(_ config: TrainConfig, input: ImageShape, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
+        (try MoCoV3Objective.model(config, input: input, rng: &rng).baseEncoder, "model.base_encoder.")
     }
 }
 
@@ -49,7 +49,7 @@ final class MoCoV3Objective: TrainingObjective {
         guard !config.distributed.syncBatchNorm else {
             throw TrainingError("distributed.sync_batch_norm is for supervised and MoCo v2 runs; MoCo v3's batch norm is mocov3.batch_norm (sync by default): remove the key")
         }
-        model = try Self.model(config, rng: &rng)
+        model = try Self.model(config, input: context.input, rng: &rng)
         if mocov3.freezePatchEmbed {
             guard let vit = model.baseEncoder as? VisionTransformer else {
                 throw TrainingError("mocov3.freeze_patch_embed freezes a ViT's patch projection; model.name \(config.model.name.rawValue) has none: set it to false")
@@ -70,22 +70,22 @@ final class MoCoV3Objective: TrainingObjective {
                                                iterations: context.scheduledIterations)
         monitor = context.data.map { KNNMonitor(world: context.world, trainSet: $0.train, testSet: $0.test, k: config.knn.k,
                                                 temperature: Float(config.knn.temperature)) }
-        views = ContrastiveAugmentation(settings: ContrastiveAugmentation.Settings(config.views))
+        views = ContrastiveAugmentation(settings: ContrastiveAugmentation.Settings(config.views, data: context.data?.train))
         evaluationEvery = config.knn.every
         trunk = config.model.displayName
     }
 
     /// The networks `config` describes: a ViT (`model.name: vit`) or a CIFAR-style ResNet trunk.
-    static func model(_ config: TrainConfig, rng: inout RandomGenerator) throws -> MoCoV3Model {
+    static func model(_ config: TrainConfig, input: ImageShape, rng: inout RandomGenerator) throws -> MoCoV3Model {
         let mocov3 = config.mocov3
         if config.model.name == .vit {
-            return MoCoV3Model.vit(try ModelFactory.vitShape(config.model), mlpDim: mocov3.mlpDim, dim: mocov3.dim,
+            return MoCoV3Model.vit(try ModelFactory.vitShape(config.model, input: input), mlpDim: mocov3.mlpDim, dim: mocov3.dim,
                                    temperature: Float(mocov3.temperature), rng: &rng)
         }
         guard let depth = config.model.name.cifarDepth else {
             throw TrainingError("train.method mocov3 needs a ViT or a CIFAR-style ResNet trunk; model.name \(config.model.name.rawValue) is neither: set it to vit, resnet20, resnet32 or resnet56")
         }
-        return MoCoV3Model.resnet(depth: depth, width: config.model.width, mlpDim: mocov3.mlpDim, dim: mocov3.dim,
+        return MoCoV3Model.resnet(depth: depth, width: config.model.width, inputChannels: input.channels, mlpDim: mocov3.mlpDim, dim: mocov3.dim,
                                   temperature: Float(mocov3.temperature), rng: &rng)
     }
 

@@ -9,7 +9,7 @@ import MPI
 enum FeatureBank {
     /// This rank's share of `dataset` through `extract` (normalised, un-augmented images
     /// [B, 1, H, W] → features [B, D]), without recording; with the labels.
-    static func shard(of dataset: FashionMNIST, world: Communicator, batchSize: Int,
+    static func shard(of dataset: ImageDataset, world: Communicator, batchSize: Int,
                       extract: (Tensor) -> Tensor) -> (features: Tensor, labels: [Int]) {
         Autograd.noGrad {
             let loader = BatchLoader.evaluation(dataset: dataset, rank: world.rank, worldSize: world.size, batchSize: batchSize)

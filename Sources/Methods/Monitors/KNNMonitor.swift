@@ -11,8 +11,8 @@ import MPI
 /// on every rank, each rank classifies its share of the test set and the counts are summed.
 struct KNNMonitor {
     let world: Communicator
-    let trainSet: FashionMNIST
-    let testSet: FashionMNIST
+    let trainSet: ImageDataset
+    let testSet: ImageDataset
     let k: Int
     let temperature: Float
 
@@ -27,7 +27,7 @@ struct KNNMonitor {
         let mine = FeatureBank.shard(of: trainSet, world: world, batchSize: batchSize, extract: extract)
         let bank = try FeatureBank.gather(mine.features, labels: mine.labels, world: world)
         let test = FeatureBank.shard(of: testSet, world: world, batchSize: batchSize, extract: extract)
-        let knn = WeightedKNN(bank: bank.features, labels: bank.labels, classes: FashionMNIST.classCount, k: k,
+        let knn = WeightedKNN(bank: bank.features, labels: bank.labels, classes: trainSet.classCount, k: k,
                               temperature: temperature)
         var counts = [Double(test.labels.isEmpty ? 0 : knn.correct(test.features, truth: test.labels)), Double(test.labels.count)]
         try counts.withUnsafeMutableBufferPointer { try world.allreduce($0, op: .sum) }

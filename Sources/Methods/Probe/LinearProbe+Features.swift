@@ -8,10 +8,10 @@ import Training
 /// standardisation.
 extension LinearProbe {
     /// The function from normalised images [B, 1, H, W] to features [B, D].
-    func makeExtractor(_ extractor: Extractor, trainSet: FashionMNIST) throws -> (Tensor) -> Tensor {
+    func makeExtractor(_ extractor: Extractor, trainSet: ImageDataset) throws -> (Tensor) -> Tensor {
         if case .pixels = extractor { return { $0.reshaped([$0.shape[0], $0.count / $0.shape[0]]) } }
         var rng = RandomGenerator(seed: UInt64(config.train.seed), purpose: .initialization)
-        let encoder = try MethodRegistry.probedEncoder(config, rng: &rng).encoder
+        let encoder = try MethodRegistry.probedEncoder(config, input: trainSet.shape, rng: &rng).encoder
         encoder.replicate(over: world)
         let method = config.train.method.rawValue
         switch extractor {
@@ -35,7 +35,7 @@ extension LinearProbe {
 
     /// Running statistics = the plain average over the first `images` training images of
     /// each batch's statistics (momentum 1/(t + 1) at batch t); the same on every rank.
-    func reestimateBatchNorm(_ encoder: any FeatureEncoder, on dataset: FashionMNIST, images: Int) throws {
+    func reestimateBatchNorm(_ encoder: any FeatureEncoder, on dataset: ImageDataset, images: Int) throws {
         let norms = encoder.layers(of: BatchNorm.self)
         let saved = norms.map(\.momentum)
         defer { for (bn, m) in zip(norms, saved) { bn.momentum = m } }

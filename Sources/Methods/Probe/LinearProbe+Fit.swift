@@ -7,10 +7,10 @@ import Training
 extension LinearProbe {
     /// A linear classifier trained on `set` (every rank its share) at peak rate `lr`, with
     /// `TrainingStep`: SGD + momentum, one warm-up epoch then cosine to 0.
-    func fit(_ set: (features: Tensor, labels: [Int]), lr: Double, log: (String) -> Void) throws -> Linear {
+    func fit(_ set: (features: Tensor, labels: [Int]), classes: Int, lr: Double, log: (String) -> Void) throws -> Linear {
         let width = set.features.shape[1]
         var rng = RandomGenerator(seed: UInt64(config.train.seed), purpose: .initialization, index: 1)
-        let classifier = Linear(width, FashionMNIST.classCount, rng: &rng)
+        let classifier = Linear(width, classes, rng: &rng)
         classifier.replicate(over: world)
         let objective = LinearClassifierObjective(classifier)
         let p = config.probe

@@ -115,8 +115,8 @@ public struct LinearProbe {
     public func run(extractor: Extractor, log: (String) -> Void = { _ in }) throws -> Result {
         let startedAt = MonotonicClock.seconds()
         ProcessSetup.configure(threads: config.train.threads, model: config.model.name)
-        let trainSet = try FashionMNIST(split: .train, directory: config.data.path)
-        let testSet = try FashionMNIST(split: .test, directory: config.data.path)
+        let data = try TrainingData(config: config)
+        let (trainSet, testSet) = (data.train, data.test)
         let p = config.probe
         guard p.heldOut + p.batchSize * world.size <= trainSet.count else {
             throw TrainingError("probe.held_out \(p.heldOut) leaves fewer than probe.batch_size \(p.batchSize) training images per rank to fit on; lower it (5000 is plenty)")
@@ -137,7 +137,7 @@ public struct LinearProbe {
             standardize(fitSet.features, mean: mean, std: std)
             standardize(heldSet.features, mean: mean, std: std)
             for lr in p.lrs {
-                let classifier = try fit(fitSet, lr: lr, log: { _ in })
+                let classifier = try fit(fitSet, classes: trainSet.classCount, lr: lr, log: { _ in })
                 let heldOutAccuracy = try accuracy(classifier, heldSet)
                 selection.append((lr, heldOutAccuracy))
                 if world.rank == 0 { log("probe \(extractor.name(method: config.train.method)): lr \(lr) reaches " + String(format: "%.2f%%", heldOutAccuracy * 100) + " on the \(p.heldOut) held-out images") }
@@ -147,7 +147,7 @@ public struct LinearProbe {
         let (mean, std) = try statistics(train.features)
         standardize(train.features, mean: mean, std: std)
         standardize(test.features, mean: mean, std: std)
-        let classifier = try fit(train, lr: chosen) { line in if world.rank == 0 { log("probe \(extractor.name(method: config.train.method)): " + line) } }
+        let classifier = try fit(train, classes: trainSet.classCount, lr: chosen) { line in if world.rank == 0 { log("probe \(extractor.name(method: config.train.method)): " + line) } }
         return Result(extractor: extractor.name(method: config.train.method), featureCount: width, epochs: p.epochs, learningRate: chosen, selection: selection,
                       trainAccuracy: try accuracy(classifier, train), testAccuracy: try accuracy(classifier, test),
                       seconds: MonotonicClock.seconds() - startedAt)

@@ -14,11 +14,12 @@ public enum SimCLR: TrainingMethod {
     }
 
     /// The encoder (trunk and projector).
-    public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
+    public static func probedEncoder(_ config: TrainConfig, input: ImageShape, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
         guard let depth = config.model.name.cifarDepth else {
             throw TrainingError("a SimCLR trunk is a CIFAR-style ResNet; model.name \(config.model.name.rawValue) is not one: use the SimCLR run's config (resnet20, resnet32 or resnet56)")
         }
-        let encoder = ResNet.cifarEncoder(depth: depth, width: config.model.width, hidden: config.simclr.headHidden, dim: config.simclr.dim, rng: &rng)
+        let encoder = ResNet.cifarEncoder(depth: depth, width: config.model.width, inputChannels: input.channels, hidden: config.simclr.headHidden,
+                                          dim: config.simclr.dim, rng: &rng)
         return (encoder, "model.")
     }
 }
@@ -54,7 +55,8 @@ final class SimCLRObjective: TrainingObjective {
         guard !config.distributed.syncBatchNorm else {
             throw TrainingError("distributed.sync_batch_norm is for supervised and MoCo v2 runs; SimCLR's batch norm is simclr.batch_norm (sync by default): remove the key")
         }
-        encoder = ResNet.cifarEncoder(depth: depth, width: config.model.width, hidden: simclr.headHidden, dim: simclr.dim, rng: &rng)
+        encoder = ResNet.cifarEncoder(depth: depth, width: config.model.width, inputChannels: context.input.channels, hidden: simclr.headHidden,
+                                      dim: simclr.dim, rng: &rng)
         encoder.replicate(over: context.world, syncBatchNorm: simclr.batchNorm == .sync)
         world = context.world
         gather = context.world.isDistributed ? CommunicatorGather(communicator: context.world) : nil
@@ -62,7 +64,7 @@ final class SimCLRObjective: TrainingObjective {
         batchNorm = simclr.batchNorm
         monitor = context.data.map { KNNMonitor(world: context.world, trainSet: $0.train, testSet: $0.test, k: config.knn.k,
                                                 temperature: Float(config.knn.temperature)) }
-        views = ContrastiveAugmentation(settings: ContrastiveAugmentation.Settings(config.views))
+        views = ContrastiveAugmentation(settings: ContrastiveAugmentation.Settings(config.views, data: context.data?.train))
         evaluationEvery = config.knn.every
         trunk = config.model.displayName
     }

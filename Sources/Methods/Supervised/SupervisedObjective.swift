@@ -12,17 +12,18 @@ public enum Supervised: TrainingMethod {
 
     public static func objective(_ context: MethodContext, rng: inout RandomGenerator) throws -> any TrainingObjective {
         let config = context.config
-        guard config.model.numClasses >= FashionMNIST.classCount else {
-            throw TrainingError("model.num_classes \(config.model.numClasses) is smaller than the \(FashionMNIST.classCount) Fashion-MNIST classes; set it to at least \(FashionMNIST.classCount)")
+        let classes = context.data?.train.classCount ?? FashionMNIST.classCount
+        guard config.model.numClasses >= classes else {
+            throw TrainingError("model.num_classes \(config.model.numClasses) is smaller than the data's \(classes) classes; set it to at least \(classes)")
         }
-        let model = try ModelFactory.make(config.model, rng: &rng)
+        let model = try ModelFactory.make(config.model, input: context.input, rng: &rng)
         model.replicate(over: context.world, syncBatchNorm: config.distributed.syncBatchNorm)
         return SupervisedObjective(model: model, config: config, world: context.world, testSet: context.data?.test)
     }
 
     /// The classifier itself (a ResNet or a ViT; its features are the head's input).
-    public static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
-        guard let encoder = try ModelFactory.make(config.model, rng: &rng) as? any FeatureEncoder else {
+    public static func probedEncoder(_ config: TrainConfig, input: ImageShape, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String) {
+        guard let encoder = try ModelFactory.make(config.model, input: input, rng: &rng) as? any FeatureEncoder else {
             throw TrainingError("model.name \(config.model.name.rawValue) has no trunk to probe, export or fine-tune from; use a ResNet or a ViT")
         }
         return (encoder, "model.")
@@ -34,17 +35,17 @@ final class SupervisedObjective: TrainingObjective {
     let model: any Module
     let world: Communicator
     /// The evaluation set; nil evaluates nothing (the bench).
-    let testSet: FashionMNIST?
+    let testSet: ImageDataset?
     let augmentation: Augmentation
     let labelSmoothing: Float
     let modelName: String
     let evaluationEvery: Int
 
-    init(model: any Module, config: TrainConfig, world: Communicator, testSet: FashionMNIST?) {
+    init(model: any Module, config: TrainConfig, world: Communicator, testSet: ImageDataset?) {
         self.model = model
         self.world = world
         self.testSet = testSet
-        augmentation = Augmentation(padding: config.data.pad)
+        augmentation = testSet.map { Augmentation(padding: config.data.pad, mean: $0.mean, std: $0.std) } ?? Augmentation(padding: config.data.pad)
         labelSmoothing = Float(config.train.labelSmoothing)
         modelName = config.model.displayName
         evaluationEvery = config.train.evalEvery

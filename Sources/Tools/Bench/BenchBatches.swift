@@ -15,7 +15,7 @@ public final class BenchBatches {
     private let batch: Int
     private let rank: Int
     private let worldSize: Int
-    private let train: FashionMNIST?
+    private let train: ImageDataset?
     private let directory: String
     private var rng: RandomGenerator
     private var epoch = 0
@@ -38,7 +38,7 @@ public final class BenchBatches {
         self.model = model
         self.batch = batch
         (rank, worldSize) = (world.rank, world.size)
-        train = try FashionMNIST(split: .train, directory: directory)
+        train = try FashionMNIST.load(split: .train, directory: directory)
         self.directory = directory
         rng = RandomGenerator(seed: 1234, purpose: .augmentation, index: UInt64(world.rank))
     }

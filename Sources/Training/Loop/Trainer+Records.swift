@@ -5,6 +5,7 @@ import Foundation
 /// and summary line.
 extension Trainer {
     func logStart() throws {
+        try run?.appendLog(data.summary(format: config.data.format.rawValue))
         let coreType = BLASCoreChoice.origin()
         try run?.appendLog("\(objective.summary); \(world.size) rank(s) × "
                            + "\(config.train.batchSize) images; \(length.iterationsPerEpoch) iterations/epoch; \(step.reducer.bucketSizes.count) gradient bucket(s); "

@@ -75,7 +75,7 @@ public final class Trainer {
             if world.rank == 0 { display.note(line) }
         }
         step.nonFiniteSteps = start.nonFiniteSteps
-        augmentation = Augmentation(padding: config.data.pad)
+        augmentation = Augmentation(padding: config.data.pad, mean: data.train.mean, std: data.train.std)
         if let checkpoint { try restore(from: checkpoint) }
     }
 

@@ -77,23 +77,6 @@ extension TrainingObjective {
     var randomLayers: [any RandomStreamLayer] { modules.flatMap { $0.layers(of: (any RandomStreamLayer).self) } }
 }
 
-/// The training and test sets a run uses.
-public struct TrainingData {
-    public let train: FashionMNIST
-    public let test: FashionMNIST
-
-    public init(train: FashionMNIST, test: FashionMNIST) {
-        self.train = train
-        self.test = test
-    }
-
-    /// Both splits from `config.data.path`.
-    public init(config: TrainConfig) throws {
-        train = try FashionMNIST(split: .train, directory: config.data.path)
-        test = try FashionMNIST(split: .test, directory: config.data.path)
-    }
-}
-
 /// What a method builds its objective from.
 public struct MethodContext {
     /// The run's resolved config (after any world-size adjustment).
@@ -106,6 +89,8 @@ public struct MethodContext {
     public let scheduledIterations: Int
     /// The fault injected into this process, if any (tests only).
     public let faults: FaultInjection?
+    /// The images the networks take: the data's, or Fashion-MNIST's where there is none.
+    public var input: ImageShape { data?.shape ?? .fashionMNIST }
 
     public init(config: TrainConfig, world: Communicator, data: TrainingData?, scheduledIterations: Int,
                 faults: FaultInjection? = nil) {
@@ -127,7 +112,7 @@ public protocol TrainingMethod {
     static func objective(_ context: MethodContext, rng: inout RandomGenerator) throws -> any TrainingObjective
     /// The network whose trunk features a linear probe reads, freshly built for `config`, and
     /// the prefix of its tensors in this method's checkpoints (`model.encoder_q.` for MoCo v2).
-    static func probedEncoder(_ config: TrainConfig, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String)
+    static func probedEncoder(_ config: TrainConfig, input: ImageShape, rng: inout RandomGenerator) throws -> (encoder: any FeatureEncoder, prefix: String)
 }
 
 /// Builds the objective a config's `train.method` names (the Methods target's registry).

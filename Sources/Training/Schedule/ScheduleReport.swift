@@ -13,7 +13,7 @@ public struct ScheduleReport {
     let ranks: Int
 
     /// - Parameter trainCount: training images (the data set's size).
-    public init(config: TrainConfig, ranks: Int, trainCount: Int = FashionMNIST.trainCount) throws {
+    public init(config: TrainConfig, ranks: Int, trainCount: Int) throws {
         self.config = config
         self.ranks = ranks
         length = try RunLength(config: config, trainCount: trainCount, worldSize: ranks)

@@ -47,8 +47,9 @@ extension Trainer {
             dropout: streams.map { words in (0..<dropouts.count).map { RandomGenerator(words: words, at: $0 + 1) } },
             epochSums: allTotals.map(EpochTotals.init(words:)),
             nonFiniteSteps: step.nonFiniteSteps, metricsLines: metricsLines, configHash: config.hash, counters: objective.counters)
-        let file = try RunCheckpoint.snapshot(state, model: objective.parameters + objective.buffers,
+        var file = try RunCheckpoint.snapshot(state, model: objective.parameters + objective.buffers,
                                               optimizer: step.optimizer.namedState(), configYAML: config.yaml())
+        file.metadata["image_shape"] = data.shape.description
         let snapshotMs = (MonotonicClock.seconds() - startedAt) * 1000
         let slowly = faults?.fires(.slowCheckpoint, at: iteration) ?? false
         let (sizes, writeMs) = try store.save(file, iteration: iteration, pauseBeforeRename: slowly ? 2 : 0)
@@ -74,7 +75,7 @@ extension Trainer {
         try weights.write(to: weightsPath)
 
         meta.merge(["kind": "final", "iteration": String(iteration), "epochs": String(metricsLines.count),
-                    "world_size": String(world.size)]) { $1 }
+                    "world_size": String(world.size), "image_shape": data.shape.description]) { $1 }
         for (name, value) in objective.counters { meta[name] = String(value) }
         let file = try RunCheckpoint.file(model: model, optimizer: step.optimizer.namedState(), state: nil,
                                           configYAML: config.yaml(), metadata: meta)

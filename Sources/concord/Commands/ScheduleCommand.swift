@@ -9,7 +9,7 @@ struct ScheduleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
         abstract: "Print a config's learning-rate and weight-decay schedules at their key points and plot them (SVG).",
-        discussion: "Iterations per epoch follow from the Fashion-MNIST training set, train.batch_size and --ranks.")
+        discussion: "Iterations per epoch follow from the configured training set (data:), train.batch_size and --ranks.")
 
     @Argument(help: "YAML run configuration.") var config: String
     @Option(name: .customLong("set"), help: "Override a key: --set schedule.kind=step (repeatable).") var overrides: [String] = []
@@ -22,7 +22,8 @@ struct ScheduleCommand: ParsableCommand {
 
     func run() throws {
         try RankErrors.beforeWorld {
-            let report = try ScheduleReport(config: try ConfigLoader.load(path: config, overrides: overrides), ranks: ranks)
+            let loaded = try ConfigLoader.load(path: config, overrides: overrides)
+            let report = try ScheduleReport(config: loaded, ranks: ranks, trainCount: TrainingData(config: loaded).train.count)
             for line in report.lines { print(line) }
             do { try AtomicFile.write(report.svg(title: (config as NSString).lastPathComponent), to: plot) } catch let error as FileWriteError {
                 throw CLIError("\(error); choose another path with --plot")
