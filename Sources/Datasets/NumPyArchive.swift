@@ -34,7 +34,7 @@ public struct NumPyArchive {
         let source = "\(path):\(key)"
         let nameLength = Int(u16(m.localOffset + 26)), extraLength = Int(u16(m.localOffset + 28))
         let start = m.localOffset + 30 + nameLength + extraLength
-        guard u32(m.localOffset) == 0x0403_4B50, start + m.compressed <= data.count else {
+        guard u32(m.localOffset) == 0x0403_4B50, start <= data.count, m.compressed <= data.count - start else {
             throw DatasetError("\(source): the member's local header or data lies outside the file; the archive is damaged — save it again")
         }
         let stored = data[(data.startIndex + start)..<(data.startIndex + start + m.compressed)]
@@ -47,7 +47,7 @@ public struct NumPyArchive {
         default:
             throw DatasetError("\(source): compression method \(m.method) is not supported; save with numpy.savez or numpy.savez_compressed")
         }
-        let crc = bytes.withUnsafeBytes { raw in UInt32(crc32(0, raw.bindMemory(to: UInt8.self).baseAddress, uInt(raw.count))) }
+        let crc = bytes.withUnsafeBytes { raw in UInt32(crc32_z(0, raw.bindMemory(to: UInt8.self).baseAddress, z_size_t(raw.count))) }
         guard crc == m.crc else {
             throw DatasetError("\(source): CRC-32 mismatch (the data is corrupt); save the archive again")
         }
@@ -75,7 +75,7 @@ public struct NumPyArchive {
         var entries = Int(u16(end + 10)), directory = Int(u32(end + 16))
         if (entries == 0xFFFF || directory == 0xFFFF_FFFF), end >= 20, u32(end - 20) == 0x0706_4B50 {
             let zip64 = Int(truncatingIfNeeded: u64(end - 20 + 8))
-            guard zip64 >= 0, zip64 + 56 <= data.count, u32(zip64) == 0x0606_4B50 else { throw damaged("a broken Zip64 end record") }
+            guard zip64 >= 0, zip64 <= data.count - 56, u32(zip64) == 0x0606_4B50 else { throw damaged("a broken Zip64 end record") }
             entries = Int(truncatingIfNeeded: u64(zip64 + 32))
             directory = Int(truncatingIfNeeded: u64(zip64 + 48))
             guard entries >= 0, entries <= data.count / 46 else { throw damaged("a Zip64 entry count larger than the file") }
@@ -83,7 +83,7 @@ public struct NumPyArchive {
         guard entries <= data.count / 46 else { throw damaged("an entry count larger than the file") }
         var at = directory
         for _ in 0..<entries {
-            guard at >= 0, at + 46 <= data.count, u32(at) == 0x0201_4B50 else { throw damaged("a central-directory entry lies outside the file") }
+            guard at >= 0, at <= data.count - 46, u32(at) == 0x0201_4B50 else { throw damaged("a central-directory entry lies outside the file") }
             let flags = u16(at + 8), method = Int(u16(at + 10)), crc = u32(at + 16)
             var compressed = Int(u32(at + 20)), size = Int(u32(at + 24))
             let nameLength = Int(u16(at + 28)), extraLength = Int(u16(at + 30)), commentLength = Int(u16(at + 32))
@@ -109,28 +109,43 @@ public struct NumPyArchive {
                 }
                 extra = fieldEnd
             }
-            guard localOffset >= 0, localOffset + 30 <= data.count, compressed >= 0, size >= 0 else {
+            guard localOffset >= 0, localOffset <= data.count - 30, compressed >= 0, compressed <= data.count, size >= 0 else {
                 throw damaged("member '\(name)' points outside the file")
             }
+            // Deflate expands at most 1032-fold: a larger declared size is a damaged record, not
+            // an allocation to attempt.
+            guard size <= max(compressed, 1) * 1032 else { throw damaged("member '\(name)' declares \(size) bytes from \(compressed)") }
             members[name] = (method, crc, compressed, size, localOffset)
             at += 46 + nameLength + extraLength + commentLength
         }
     }
 
-    /// Raw deflate (no zlib header) of `stored` into `size` bytes.
+    /// Raw deflate (no zlib header) of `stored` into `size` bytes, fed to zlib in pieces its
+    /// 32-bit counters hold.
     static func inflate(_ stored: Data, size: Int, source: String) throws -> Data {
         guard size > 0 else { return Data() }
         var out = Data(count: size)
         var stream = z_stream()
         guard concord_inflate_init2(&stream, -15) == Z_OK else { throw DatasetError("\(source): zlib cannot start inflating") }
         defer { inflateEnd(&stream) }
-        let status: Int32 = stored.withUnsafeBytes { (src: UnsafeRawBufferPointer) -> Int32 in
-            out.withUnsafeMutableBytes { (dst: UnsafeMutableRawBufferPointer) -> Int32 in
-                stream.next_in = UnsafeMutablePointer(mutating: src.bindMemory(to: Bytef.self).baseAddress)
-                stream.avail_in = uInt(src.count)
-                stream.next_out = dst.bindMemory(to: Bytef.self).baseAddress
-                stream.avail_out = uInt(dst.count)
-                return CZlib.inflate(&stream, Z_FINISH)
+        let piece = Int(UInt32.max / 2)
+        var status = Z_OK
+        stored.withUnsafeBytes { (src: UnsafeRawBufferPointer) in
+            out.withUnsafeMutableBytes { (dst: UnsafeMutableRawBufferPointer) in
+                guard let input = src.baseAddress, let output = dst.baseAddress else { status = Z_DATA_ERROR; return }
+                var read = 0, written = 0
+                while status == Z_OK {
+                    let inChunk = min(piece, src.count - read), outChunk = min(piece, dst.count - written)
+                    stream.next_in = UnsafeMutablePointer(mutating: (input + read).assumingMemoryBound(to: Bytef.self))
+                    stream.avail_in = uInt(inChunk)
+                    stream.next_out = (output + written).assumingMemoryBound(to: Bytef.self)
+                    stream.avail_out = uInt(outChunk)
+                    status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    read += inChunk - Int(stream.avail_in)
+                    written += outChunk - Int(stream.avail_out)
+                    if status == Z_OK && inChunk == 0 && outChunk == 0 { status = Z_BUF_ERROR }
+                    if status == Z_BUF_ERROR && (read == src.count || written == dst.count) { break }
+                }
             }
         }
         guard status == Z_STREAM_END, Int(stream.total_out) == size else {

@@ -5,6 +5,10 @@
 /// shape unless it is ambiguous, then `layout` says. Labels: integers of shape [N], 0 ≤ label;
 /// the number of classes is the largest label + 1 unless given.
 public enum NumPyImages {
+    /// The most classes labels may imply when none are given (a stray huge label is an error,
+    /// not a million-way classifier).
+    public static let maxClasses = 65_536
+
     /// Where the channel axis is.
     public enum Layout: String, Sendable, CaseIterable {
         /// From the shape: C first or last, whichever is 1 or 3.
@@ -52,17 +56,20 @@ public enum NumPyImages {
         guard labels.shape[0] == n else {
             throw DatasetError("\(labels.source): \(labels.shape[0]) labels for the \(n) images of \(images.source); save the two from the same split")
         }
+        let limit = classes ?? maxClasses
         var label = [Int](repeating: 0, count: n)
         for i in 0..<n {
             let v = labels.value(at: i)
-            guard v >= 0, v < Double(classes ?? Int(Int32.max)) else {
-                throw DatasetError("\(labels.source): label \(Int(v)) at index \(i) is \(v < 0 ? "negative" : "outside 0..<\(classes ?? 0)"); labels are class indices from 0")
+            guard v >= 0, v < Double(limit) else {
+                throw DatasetError("\(labels.source): label \(v < 0 ? String(Int(v)) : String(format: "%.0f", v)) at index \(i) is "
+                                   + (v < 0 ? "negative" : "outside 0..<\(limit)") + "; labels are class indices from 0")
             }
             label[i] = Int(v)
         }
         let classCount = classes ?? ((label.max() ?? 0) + 1)
         let names = (0..<classCount).map(String.init)
-        if images.dtype == .uint8 && !channelsLast {
+        // One channel last is planar already.
+        if images.dtype == .uint8 && (!channelsLast || c == 1) {
             return ImageDataset(pixels: PixelBuffer(mapped: images.bytes), labels: label, channels: c, height: h, width: w, classNames: names)
         }
         // A copy: to planar channels, and float32 to bytes.
@@ -79,8 +86,11 @@ public enum NumPyImages {
                                 dst[i * perImage + ch * plane + p] = raw[from]
                             } else {
                                 let v = raw.loadUnaligned(fromByteOffset: from * 4, as: Float.self)
-                                if !(v >= 0 && v <= 1), outOfRange == nil { outOfRange = (from, v) }
-                                dst[i * perImage + ch * plane + p] = UInt8((min(max(v, 0), 1) * 255).rounded())
+                                guard v >= 0 && v <= 1 else {   // NaN too
+                                    if outOfRange == nil { outOfRange = (from, v) }
+                                    continue
+                                }
+                                dst[i * perImage + ch * plane + p] = UInt8((v * 255).rounded())
                             }
                         }
                     }

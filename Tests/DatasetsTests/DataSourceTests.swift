@@ -66,6 +66,12 @@ final class DataSourceTests: XCTestCase {
         let archive = try NumPyArchive(contentsOf: dir + "/data.npz")
         XCTAssertEqual(archive.names, ["x", "y"])
         let b = try NumPyImages.dataset(images: archive.array("x"), labels: archive.array("y"))
+        // savez_compressed's deflated members: gzip's stream without its 10-byte header and 8-byte trailer.
+        try DataFiles.write(DataFiles.npz([("x", DataFiles.npy(descr: "<f4", shape: [n, h, w, c], data: floats)), ("y", labels)]) {
+            Array(Fixtures.gzip(["-c", "-n", "-9"], input: $0).dropFirst(10).dropLast(8))
+        }, to: dir + "/deflated.npz")
+        let deflated = try NumPyArchive(contentsOf: dir + "/deflated.npz")
+        XCTAssertEqual(Array(try NumPyImages.dataset(images: deflated.array("x"), labels: deflated.array("y")).images), planar)
         XCTAssertEqual(a.shape, ImageShape(channels: 3, height: 2, width: 4))
         XCTAssertEqual(b.shape, a.shape)
         XCTAssertEqual(Array(a.images), planar)
@@ -96,6 +102,10 @@ final class DataSourceTests: XCTestCase {
                   labels: DataFiles.npy(descr: "<f4", shape: [2], data: [UInt8](repeating: 0, count: 8)), ["labels must be integers"])
         let big = withUnsafeBytes(of: Float(3)) { Array($0) } + withUnsafeBytes(of: Float(0)) { Array($0) }
         try check("range.npy", DataFiles.npy(descr: "<f4", shape: [2, 1, 1], data: big), ["outside 0…1"])
+        let nan = withUnsafeBytes(of: Float.nan) { Array($0) } + withUnsafeBytes(of: Float(0)) { Array($0) }
+        try check("nan.npy", DataFiles.npy(descr: "<f4", shape: [2, 1, 1], data: nan), ["nan", "outside 0…1"])
+        try check("huge.npy", DataFiles.npy(descr: "|u1", shape: [2, 1, 1], data: [0, 0]),
+                  labels: DataFiles.npy(descr: "<i4", shape: [2], data: [0, 0, 0, 0, 0, 0, 0, 0x70]), ["label 1879048192", "outside 0..<65536"])
         try check("ambiguous.npy", DataFiles.npy(descr: "|u1", shape: [2, 3, 4, 3], data: [UInt8](repeating: 0, count: 72)), ["data.layout"])
         // Archives: a missing member, a damaged member, not a ZIP at all.
         let good = DataFiles.npz([("images", DataFiles.npy(descr: "|u1", shape: [2, 1, 1], data: [1, 2]))])

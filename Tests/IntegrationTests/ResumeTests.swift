@@ -63,12 +63,13 @@ final class ResumeTests: XCTestCase {
     }
 
     /// The run's TensorBoard scalars as TensorBoard shows them: files in name order, a session
-    /// START at step T dropping the earlier files' points past T. tag → step → value.
+    /// START at step T dropping the earlier files' points at T and past it
+    /// (`EventAccumulator._Purge` keeps `step < T`). tag → step → value.
     private func tensorBoard(_ name: String) throws -> [String: [Int: Float]] {
         var view: [String: [Int: Float]] = [:]
         for path in TensorBoardEvent.files(in: dir(name)) {
             for event in try TensorBoardEvent.read(path).map(\.event) {
-                if event.sessionStatus == 1 { view = view.mapValues { $0.filter { $0.key <= event.step } } }
+                if event.sessionStatus == 1 { view = view.mapValues { $0.filter { $0.key < event.step } } }
                 for (tag, value) in event.scalars { view[tag, default: [:]][event.step] = value }
             }
         }

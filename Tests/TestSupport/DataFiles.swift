@@ -15,19 +15,21 @@ public enum DataFiles {
         return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)] + Array(header.utf8) + data
     }
 
-    /// A `.npz`: each member stored (no compression) under `name.npy`.
-    public static func npz(_ members: [(name: String, npy: [UInt8])]) -> [UInt8] {
+    /// A `.npz`: each member under `name.npy`, stored, or compressed with `deflate` (raw
+    /// deflate, as `numpy.savez_compressed` writes).
+    public static func npz(_ members: [(name: String, npy: [UInt8])], deflate: (([UInt8]) -> [UInt8])? = nil) -> [UInt8] {
         func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
         func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8(v >> (8 * $0) & 0xFF) } }
         func le64(_ v: Int) -> [UInt8] { (0..<8).map { UInt8(v >> (8 * $0) & 0xFF) } }
         var out: [UInt8] = [], central: [UInt8] = []
         for (name, data) in members {
             let file = Array((name + ".npy").utf8), crc = crc32(data), offset = out.count
-            let zip64 = le16(1) + le16(16) + le64(data.count) + le64(data.count)
-            out += le32(0x0403_4B50) + le16(45) + le16(0) + le16(0) + le16(0) + le16(0x21) + le32(Int(crc))
-                + le32(data.count) + le32(data.count) + le16(file.count) + le16(zip64.count) + file + zip64 + data
-            central += le32(0x0201_4B50) + le16(45) + le16(45) + le16(0) + le16(0) + le16(0) + le16(0x21) + le32(Int(crc))
-                + le32(data.count) + le32(data.count) + le16(file.count) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0)
+            let stored = deflate.map { $0(data) } ?? data, method = deflate == nil ? 0 : 8
+            let zip64 = le16(1) + le16(16) + le64(data.count) + le64(stored.count)
+            out += le32(0x0403_4B50) + le16(45) + le16(0) + le16(method) + le16(0) + le16(0x21) + le32(Int(crc))
+                + le32(stored.count) + le32(data.count) + le16(file.count) + le16(zip64.count) + file + zip64 + stored
+            central += le32(0x0201_4B50) + le16(45) + le16(45) + le16(0) + le16(method) + le16(0) + le16(0x21) + le32(Int(crc))
+                + le32(stored.count) + le32(data.count) + le16(file.count) + le16(0) + le16(0) + le16(0) + le16(0) + le32(0)
                 + le32(offset) + file
         }
         let directory = out.count

@@ -117,7 +117,8 @@ public final class Trainer {
                 // log
                 progress.update(iteration: iteration, metrics: [("loss", totals.meanLoss)]
                                 + (objective.accuracyName.map { [($0, totals.accuracy)] } ?? []) + [("lr", lr)])
-                try tensorBoard?.iterationDone(iteration, epoch: epoch, totals: totals, learningRate: lr)
+                try tensorBoard?.iterationDone(iteration, epoch: epoch, epochEnds: iteration - epoch * perEpoch == perEpoch,
+                                               totals: totals, learningRate: lr)
                 // checkpoint
                 if checkpointDue(epochEnds: iteration - epoch * perEpoch == perEpoch) {
                     try saveCheckpoint(epoch: epoch, loader: loader, totals: totals)

@@ -25,21 +25,22 @@ public struct TrainingData {
         let d = config.data
         var train: ImageDataset, test: ImageDataset
         func path(_ name: String) -> String { name.hasPrefix("/") ? name : (d.path as NSString).appendingPathComponent(name) }
+        // Fashion-MNIST's names, classes and constants apply only to its own files.
+        let fashion = d.dataset == .fashionMNIST && d.format == .idx && !d.transpose
+            && [d.trainImages, d.trainLabels, d.testImages, d.testLabels].allSatisfy(\.isEmpty)
         switch d.format {
-        case .idx where d.dataset == .fashionMNIST && [d.trainImages, d.trainLabels, d.testImages, d.testLabels].allSatisfy(\.isEmpty)
-            && !d.transpose:
+        case .idx where fashion:
             train = try FashionMNIST.load(split: .train, directory: d.path)
             test = try FashionMNIST.load(split: .test, directory: d.path)
         case .idx:
-            let fashion = (FashionMNIST.fileNames(for: .train), FashionMNIST.fileNames(for: .test))
+            let fashionNames = (FashionMNIST.fileNames(for: .train), FashionMNIST.fileNames(for: .test))
             let names = [d.trainImages, d.trainLabels, d.testImages, d.testLabels]
-            let defaults = [fashion.0.images, fashion.0.labels, fashion.1.images, fashion.1.labels]
+            let defaults = [fashionNames.0.images, fashionNames.0.labels, fashionNames.1.images, fashionNames.1.labels]
             let files = try zip(names, defaults).map { name, fallback in
                 name.isEmpty ? try FashionMNIST.locate(fallback, in: d.path) : path(name)
             }
-            let classes = d.dataset == .fashionMNIST ? FashionMNIST.classNames : nil
-            train = try IDXImages.load(images: files[0], labels: files[1], transpose: d.transpose, classNames: classes)
-            test = try IDXImages.load(images: files[2], labels: files[3], transpose: d.transpose, classNames: classes ?? train.classNames)
+            train = try IDXImages.load(images: files[0], labels: files[1], transpose: d.transpose)
+            test = try IDXImages.load(images: files[2], labels: files[3], transpose: d.transpose, classNames: train.classNames)
         case .cifar:
             let labels: CIFAR.Labels = d.cifarLabels == .coarse ? .coarse : .fine
             train = try CIFAR.load(train: true, directory: d.path, labels: labels)
@@ -63,20 +64,18 @@ public struct TrainingData {
         guard test.classCount <= train.classCount else {
             throw TrainingError("the test set has labels up to \(test.classCount - 1), the training set only up to \(train.classCount - 1); the two splits must share their classes")
         }
-        let usesFashionConstants = d.dataset == .fashionMNIST && d.format == .idx
-        let mean: [Float], std: [Float]
-        if !d.mean.isEmpty || !d.std.isEmpty {
-            guard [1, train.channels].contains(d.mean.count), [1, train.channels].contains(d.std.count) else {
-                throw TrainingError("data.mean and data.std need 1 or \(train.channels) values (one per channel), got \(d.mean.count) and \(d.std.count)")
-            }
-            let statistics = usesFashionConstants ? ([FashionMNIST.mean], [FashionMNIST.std]) : Self.statistics(of: train)
-            mean = d.mean.isEmpty ? statistics.0 : d.mean.map(Float.init)
-            std = d.std.isEmpty ? statistics.1 : d.std.map(Float.init)
-        } else if usesFashionConstants {
-            (mean, std) = ([FashionMNIST.mean], [FashionMNIST.std])
-        } else {
-            (mean, std) = Self.statistics(of: train)
+        // One value per channel: a configured list of 1 or C values, else the default.
+        let c = train.channels
+        for (key, values) in [("data.mean", d.mean), ("data.std", d.std)] where ![0, 1, c].contains(values.count) {
+            throw TrainingError("\(key) has \(values.count) values for images of \(c) channel(s); give 1 or \(c)")
         }
+        let measured = d.mean.isEmpty || d.std.isEmpty
+            ? (fashion ? ([FashionMNIST.mean], [FashionMNIST.std]) : Self.statistics(of: train)) : ([], [])
+        func perChannel(_ configured: [Double], _ fallback: [Float]) -> [Float] {
+            let values = configured.isEmpty ? fallback : configured.map(Float.init)
+            return values.count == c ? values : [Float](repeating: values[0], count: c)
+        }
+        let mean = perChannel(d.mean, measured.0), std = perChannel(d.std, measured.1)
         (train.mean, train.std, test.mean, test.std) = (mean, std, mean, std)
         self.train = train
         self.test = test

@@ -4,8 +4,9 @@ import Persistence
 /// What a run shows in TensorBoard (rank 0, `events.out.tfevents.*` in the run directory),
 /// every point at the global iteration as its step:
 ///
-/// - every `run.log_every` iterations: `train/loss` (rank 0's mean loss over those
-///   iterations), `train/lr`, `train/images_per_s` (every rank's images over the wall time);
+/// - every `run.log_every` iterations and at each epoch's end: `train/loss` (rank 0's mean
+///   loss since the last point), `train/lr`, `train/images_per_s` (every rank's images over
+///   the wall time);
 /// - every epoch: each number of the `metrics.jsonl` record as `epoch/<key>`
 ///   (`epoch/train_loss`, `epoch/test_acc`, `epoch/knn_acc`, …).
 ///
@@ -20,16 +21,19 @@ final class TensorBoardLog {
 
     init(directory: String, startIteration: Int, startEpoch: Int, startTotals: EpochTotals, every: Int, globalBatch: Int) throws {
         events = try TensorBoardEventFile(directory: directory)
-        if startIteration > 0 { try events.startSession(at: startIteration) }
+        // TensorBoard keeps an earlier file's points below the session's step: the resumed
+        // run's first step is startIteration + 1, and the point at startIteration stays.
+        if startIteration > 0 { try events.startSession(at: startIteration + 1) }
         self.every = max(every, 1)
         self.globalBatch = globalBatch
         last = (startEpoch, startTotals.lossSum, startTotals.examples, startIteration, MonotonicClock.seconds())
     }
 
-    /// After `iteration` steps; writes the iteration scalars when it is a multiple of `every`.
-    /// `totals` are this rank's of `epoch` so far.
-    func iterationDone(_ iteration: Int, epoch: Int, totals: EpochTotals, learningRate: Double) throws {
-        guard iteration % every == 0 else { return }
+    /// After `iteration` steps; writes the iteration scalars when it is a multiple of `every`
+    /// or ends the epoch (so no step falls outside a point). `totals` are this rank's of
+    /// `epoch` so far.
+    func iterationDone(_ iteration: Int, epoch: Int, epochEnds: Bool, totals: EpochTotals, learningRate: Double) throws {
+        guard iteration % every == 0 || epochEnds else { return }
         if epoch != last.epoch { (last.lossSum, last.examples) = (0, 0) }
         let now = MonotonicClock.seconds()
         var scalars: [(tag: String, value: Double)] = [("train/lr", learningRate)]

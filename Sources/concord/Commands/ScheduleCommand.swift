@@ -1,5 +1,6 @@
 import ArgumentParser
 import Config
+import Datasets
 import Foundation
 import Persistence
 import Training
@@ -23,7 +24,14 @@ struct ScheduleCommand: ParsableCommand {
     func run() throws {
         try RankErrors.beforeWorld {
             let loaded = try ConfigLoader.load(path: config, overrides: overrides)
-            let report = try ScheduleReport(config: loaded, ranks: ranks, trainCount: TrainingData(config: loaded).train.count)
+            // The schedule needs only the training set's size; a plan made away from the data
+            // assumes Fashion-MNIST's and says so.
+            let trainCount: Int
+            do { trainCount = try TrainingData(config: loaded).train.count } catch {
+                print("note: \(error); iterations per epoch assume Fashion-MNIST's \(FashionMNIST.trainCount) training images")
+                trainCount = FashionMNIST.trainCount
+            }
+            let report = try ScheduleReport(config: loaded, ranks: ranks, trainCount: trainCount)
             for line in report.lines { print(line) }
             do { try AtomicFile.write(report.svg(title: (config as NSString).lastPathComponent), to: plot) } catch let error as FileWriteError {
                 throw CLIError("\(error); choose another path with --plot")
