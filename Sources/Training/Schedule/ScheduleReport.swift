@@ -1,5 +1,4 @@
 import Config
-import Datasets
 import Foundation
 
 /// What `concord schedule` shows of a config: the learning rate and weight decay at the
