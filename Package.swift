@@ -50,6 +50,10 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
 
         // The GEMM kernels, generic over vector width; the AVX-512 instantiation is compiled
         // for that target and chosen at run time (`CPUFeatures`), so one binary serves both.
@@ -61,7 +65,7 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS", "EngineKernels", "EngineKernelsAVX512"],
                 swiftSettings: numericSettings),
         // One level of {Datasets, MPI, Persistence, Config} above the engine; none imports another.
-        .target(name: "Datasets", dependencies: ["Engine", "CZlib"], swiftSettings: numericSettings),
+        .target(name: "Datasets", dependencies: ["Engine", "CZlib", "CPNG", "CTurboJPEG"], swiftSettings: numericSettings),
         .target(name: "MPI", dependencies: ["CMPI", "Engine"], swiftSettings: numericSettings),
         .target(name: "Persistence", dependencies: ["Engine", "CZstd"], swiftSettings: numericSettings),
         .target(name: "Config", dependencies: ["Engine", .product(name: "Yams", package: "Yams")]),

@@ -50,6 +50,11 @@ enum ConfigSchema {
         bool("data.transpose", \.data.transpose),
         choice("data.cifar_labels", \.data.cifarLabels, what: "CIFAR-100 label kind"),
         choice("data.layout", \.data.layout, what: "image layout"),
+        int("data.image_size", \.data.imageSize, min: 0),
+        string("data.cache_dir", \.data.cacheDir, optional: true),
+        bool("data.skip_bad_images", \.data.skipBadImages),
+        number("data.test_fraction", \.data.testFraction, .fraction),
+        int("data.split_seed", \.data.splitSeed, min: 0),
         numberList("data.mean", \.data.mean, .closedFraction, optional: true),
         numberList("data.std", \.data.std, .above(0), optional: true),
         bool("data.augment", \.data.augment),
@@ -162,7 +167,7 @@ enum ConfigSchema {
 
     /// Allowed range of a number; `text` completes "must be a number ...".
     enum Bound {
-        case atLeast(Double), above(Double), fraction, closedFraction, openFraction, scale
+        case atLeast(Double), above(Double), fraction, closedFraction, openFraction, scale, upTo(Double)
 
         func contains(_ value: Double) -> Bool {
             switch self {
@@ -172,6 +177,7 @@ enum ConfigSchema {
             case .closedFraction: return value >= 0 && value <= 1
             case .openFraction: return value > 0 && value < 1
             case .scale: return value > 0 && value <= 1
+            case let .upTo(high): return value >= 0 && value <= high
             }
         }
 
@@ -183,6 +189,7 @@ enum ConfigSchema {
             case .closedFraction: return "in [0, 1]"
             case .openFraction: return "in (0, 1)"
             case .scale: return "in (0, 1]"
+            case let .upTo(high): return "in [0, \(Self.text(high))]"
             }
         }
 
@@ -226,6 +233,9 @@ enum ConfigSchema {
             number(section + ".jitter_p", views.appending(path: \.jitterP), .closedFraction),
             number(section + ".brightness", views.appending(path: \.brightness), .fraction),
             number(section + ".contrast", views.appending(path: \.contrast), .fraction),
+            number(section + ".saturation", views.appending(path: \.saturation), .fraction),
+            number(section + ".hue", views.appending(path: \.hue), .upTo(0.5)),
+            number(section + ".grayscale_p", views.appending(path: \.grayscaleP), .closedFraction),
             number(section + ".blur_p", views.appending(path: \.blurP), .closedFraction),
             number(section + ".blur_sigma_max", views.appending(path: \.blurSigmaMax), .atLeast(0.1)),
         ]

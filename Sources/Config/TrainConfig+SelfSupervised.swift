@@ -13,6 +13,18 @@ extension TrainConfig {
         public var brightness = 0.4
         /// `views.contrast`: contrast factor drawn from [1 − c, 1 + c] (c in [0, 1)).
         public var contrast = 0.4
+        /// `views.saturation`: saturation factor drawn from [1 − s, 1 + s] (s in [0, 1)); RGB
+        /// images only, jittered with brightness and contrast.
+        public var saturation = 0.4
+        /// `views.hue`: hue shift drawn from [−h, h] turns of the colour wheel (h in [0, 0.5]); RGB only.
+        public var hue = 0.1
+        /// `views.grayscale_p`: probability that a view is turned gray (RGB only), in [0, 1].
+        public var grayscaleP = 0.2
+        /// Keys (after the section's name) left out of the config hash at their defaults, so
+        /// configs written before they existed keep their hash.
+        public static let hashedWhenSet: [String: (ViewsSection) -> Bool] = [
+            "saturation": { $0.saturation != 0.4 }, "hue": { $0.hue != 0.1 }, "grayscale_p": { $0.grayscaleP != 0.2 },
+        ]
         /// `views.blur_p`: probability of a Gaussian blur, in [0, 1].
         public var blurP = 0.5
         /// `views.blur_sigma_max`: blur standard deviations are drawn from [0.1, this] pixels (≥ 0.1).

@@ -34,6 +34,10 @@ extension TrainConfig {
         for (key, isSet) in ModelSection.hashedWhenSet where !isSet(model) { skipping.insert(key) }
         for (key, isSet) in OptimizerSection.hashedWhenSet where !isSet(optimizer) { skipping.insert(key) }
         for (key, isSet) in DataSection.hashedWhenSet where !isSet(data) { skipping.insert(key) }
+        for (name, isSet) in ViewsSection.hashedWhenSet {
+            if !isSet(moco.views) { skipping.insert("moco." + name) }
+            if !isSet(views) { skipping.insert("views." + name) }
+        }
         return StableHash.hex(StableHash.fnv1a64(render(sections: sections, skipping: skipping)))
     }
 

@@ -62,7 +62,8 @@ public struct TrainConfig: Equatable, Sendable {
         /// Fashion-MNIST's file names and normalisation when `data.format` is `idx`.
         public var dataset: DatasetName = .fashionMNIST
         /// `data.format`: how the files are laid out — `idx` (MNIST family), `cifar` (CIFAR-10 /
-        /// CIFAR-100 binary batches) or `numpy` (`.npy` / `.npz`).
+        /// CIFAR-100 binary batches), `numpy` (`.npy` / `.npz`) or `folder` (PNG / JPEG files in
+        /// one folder per class, torchvision's `ImageFolder`).
         public var format: DataFormat = .idx
         /// `data.path`: the directory the files are in (file keys are relative to it).
         public var path = "/usr/share/datasets/fashion-mnist"
@@ -80,6 +81,22 @@ public struct TrainConfig: Equatable, Sendable {
         /// means Fashion-MNIST's constants for Fashion-MNIST and otherwise the training set's own,
         /// computed at start and written to the log.
         public var mean: [Double] = [], std: [Double] = []
+        /// `data.image_size`: image folders only — resize each image's shorter side to this and
+        /// cut the central square (torchvision's `Resize` + `CenterCrop`); 0 keeps the files'
+        /// size, which must then be the same for all.
+        public var imageSize = 0
+        /// `data.cache_dir`: where decoded image folders and CIFAR batches are cached, one file
+        /// per split, per node; empty means `<run.dir>/data-cache`. Never changes the training.
+        public var cacheDir = ""
+        /// `data.skip_bad_images`: image folders only — leave out images that cannot be decoded
+        /// (counted and logged) instead of stopping with an error.
+        public var skipBadImages = false
+        /// `data.test_fraction`: in [0, 1); above 0, this fraction of the training images, drawn
+        /// with `data.split_seed`, is held out as the test set (the source's own test split is
+        /// not read).
+        public var testFraction = 0.0
+        /// `data.split_seed`: the seed of the held-out split (≥ 0).
+        public var splitSeed = 0
         /// Keys left out of the config hash while they have their defaults, so configs written
         /// before they existed keep their hash.
         public static let hashedWhenSet: [String: (DataSection) -> Bool] = [
@@ -88,6 +105,9 @@ public struct TrainConfig: Equatable, Sendable {
             "data.test_labels": { !$0.testLabels.isEmpty }, "data.transpose": { $0.transpose },
             "data.cifar_labels": { $0.cifarLabels != .fine }, "data.layout": { $0.layout != .auto },
             "data.mean": { !$0.mean.isEmpty }, "data.std": { !$0.std.isEmpty },
+            "data.image_size": { $0.imageSize != 0 }, "data.cache_dir": { _ in false },
+            "data.skip_bad_images": { $0.skipBadImages }, "data.test_fraction": { $0.testFraction != 0 },
+            "data.split_seed": { $0.testFraction != 0 },
         ]
         /// `data.augment`: random crop (after padding) and horizontal flip for training batches.
         public var augment = true
@@ -370,7 +390,7 @@ public struct TrainConfig: Equatable, Sendable {
 
     /// Valid `data.format` values.
     public enum DataFormat: String, CaseIterable, Sendable {
-        case idx, cifar, numpy
+        case idx, cifar, numpy, folder
     }
 
     /// Valid `data.cifar_labels` values.

@@ -1,17 +1,17 @@
 import Engine
 import Foundation
 
-/// MoCo v2's augmentation: random resized crop (bilinear), brightness / contrast jitter,
-/// Gaussian blur and horizontal flip — each with its own probability — then normalisation,
-/// the same draws for every channel of an image. Two independent draws give an image's two
-/// views.
+/// MoCo v2's augmentation: random resized crop (bilinear), colour jitter, random grayscale
+/// (RGB), Gaussian blur and horizontal flip — each with its own probability — then
+/// normalisation, the same geometry for every channel of an image. Two independent draws give
+/// an image's two views.
 ///
 /// The order and the crop's sampling follow torchvision as MoCo v2 uses it
-/// (`RandomResizedCrop`, `RandomApply(ColorJitter)`, `RandomApply(GaussianBlur)`,
-/// `RandomHorizontalFlip`); colour jitter is brightness and contrast (blending with the mean
-/// gray level: of the one channel, or of torchvision's luma of RGB), applied in a random order
-/// as torchvision does, each result clamped to [0, 1]. The blur reflects at the border. Pixel
-/// values end as `(v − mean[c]) / std[c]` (one mean and std serve every channel).
+/// (`RandomResizedCrop`, `RandomApply(ColorJitter)`, `RandomGrayscale`,
+/// `RandomApply(GaussianBlur)`, `RandomHorizontalFlip`). Colour jitter on a gray image is
+/// brightness and contrast in a random order; on RGB it is brightness, contrast, saturation and
+/// hue in a random order (`ContrastiveAugmentation+Colour`), each result clamped to [0, 1].
+/// The blur reflects at the border. Pixel values end as `(v − mean[c]) / std[c]`.
 ///
 /// ```swift
 /// let views = ContrastiveAugmentation(settings: .init())
@@ -33,6 +33,12 @@ public struct ContrastiveAugmentation: Sendable {
         public var brightness: Float = 0.4
         /// Contrast factor drawn from [1 − c, 1 + c].
         public var contrast: Float = 0.4
+        /// Saturation factor drawn from [1 − s, 1 + s] (RGB images).
+        public var saturation: Float = 0.4
+        /// Hue shift drawn from [−h, h] turns (RGB images; h ≤ 0.5).
+        public var hue: Float = 0.1
+        /// Probability that an RGB view is turned gray (after the jitter).
+        public var grayscaleProbability: Float = 0.2
         /// Probability of a Gaussian blur.
         public var blurProbability: Float = 0.5
         /// Blur standard deviation in pixels, drawn uniformly.
@@ -97,7 +103,10 @@ public struct ContrastiveAugmentation: Sendable {
             for c in 0..<channels {
                 resizedCrop(source + c * plane, height: height, width: width, crop: crop, into: image + c * plane)
             }
-            if rng.uniform() < settings.jitterProbability {
+            if channels == 3 {
+                if rng.uniform() < settings.jitterProbability { jitterColour(image, plane: plane, rng: &rng) }
+                if rng.uniform() < settings.grayscaleProbability { makeGray(image, plane: plane) }
+            } else if rng.uniform() < settings.jitterProbability {
                 let b = 1 + settings.brightness * (2 * rng.uniform() - 1)
                 let c = 1 + settings.contrast * (2 * rng.uniform() - 1)
                 if rng.uniform() < 0.5 {

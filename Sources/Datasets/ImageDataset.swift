@@ -60,7 +60,7 @@ public struct ImageDataset: Sendable {
 
 /// Image bytes: an array in this process, or a region of a memory-mapped file, whose pages the
 /// processes of a node share and the kernel reads only when touched.
-public struct PixelBuffer: RandomAccessCollection, Sendable {
+public struct PixelBuffer: RandomAccessCollection, ContiguousBytes, Sendable {
     private let data: Data
 
     /// A copy of `bytes`.
@@ -74,6 +74,11 @@ public struct PixelBuffer: RandomAccessCollection, Sendable {
 
     /// Byte `i`.
     public subscript(i: Int) -> UInt8 { data[data.startIndex + i] }
+
+    /// Runs `body` on the bytes.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try data.withUnsafeBytes(body)
+    }
 
     /// Runs `body` on the bytes.
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
@@ -102,5 +107,18 @@ public struct ImageShape: Equatable, Sendable, CustomStringConvertible {
         let parts = text.split(separator: "×").compactMap { Int($0) }
         guard parts.count == 3, parts.allSatisfy({ $0 > 0 }) else { return nil }
         (channels, height, width) = (parts[0], parts[1], parts[2])
+    }
+}
+
+extension ImageDataset {
+    /// The images at `indices`, in that order, copied (with this set's classes and normalisation).
+    public func subset(_ indices: [Int]) -> ImageDataset {
+        let n = pixelsPerImage
+        var pixels = [UInt8](); pixels.reserveCapacity(indices.count * n)
+        images.withUnsafeBufferPointer { all in for i in indices { pixels += all[(i * n)..<((i + 1) * n)] } }
+        var set = ImageDataset(images: pixels, labels: indices.map { labels[$0] }, channels: channels, height: height, width: width,
+                               classNames: classNames)
+        (set.mean, set.std) = (mean, std)
+        return set
     }
 }

@@ -121,6 +121,17 @@ public final class Communicator: @unchecked Sendable {
         return Communicator(rank: rank, size: size, localRank: localRank, localSize: localSize, handle: copy, ownsHandle: true)
     }
 
+    /// The processes of this one on the same node (sharing memory), as a communicator of
+    /// their own: rank = `localRank`, size = `localSize`. Collective over this communicator.
+    public func node() throws -> Communicator {
+        guard let handle else { return .single() }
+        var node = concord_mpi_comm_null()
+        try MPIError.check(MPI_Comm_split_type(handle, concord_mpi_comm_type_shared(), Int32(rank), concord_mpi_info_null(), &node),
+                           "MPI_Comm_split_type")
+        try MPIError.check(MPI_Comm_set_errhandler(node, concord_mpi_errors_return()), "MPI_Comm_set_errhandler")
+        return Communicator(rank: localRank, size: localSize, localRank: localRank, localSize: localSize, handle: node, ownsHandle: true)
+    }
+
     /// Shuts MPI down (collective: every rank calls it once, at the end). Nothing to do for a
     /// single process.
     public static func finalize() throws {

@@ -30,7 +30,7 @@ public enum AtomicFile {
 
     /// Replaces (or creates) `path` with `parts` one after the other, so a large file need not
     /// be joined into one array first; otherwise as `write(_:to:)`.
-    public static func write(parts: [[UInt8]], to path: String, pauseBeforeRename: Double = 0,
+    public static func write(parts: [any ContiguousBytes], to path: String, pauseBeforeRename: Double = 0,
                              failAfterBytes: Int? = nil) throws {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
@@ -50,14 +50,14 @@ public enum AtomicFile {
         var old = stat()
         if stat(path, &old) == 0 { _ = fchmod(fd, old.st_mode & 0o7777) }
 
-        let total = parts.reduce(0) { $0 + $1.count }
+        let total = parts.reduce(0) { sum, part in sum + part.withUnsafeBytes { $0.count } }
         let limit = min(total, failAfterBytes ?? total)
         var written = 0
         var failure: String?
         writing: for part in parts {
-            let end = min(limit - written, part.count)   // of this part
             var done = 0
             failure = part.withUnsafeBytes { raw -> String? in
+                let end = min(limit - written, raw.count)   // of this part
                 while done < end, let start = raw.baseAddress {
                     let n = posixWrite(fd, start + done, end - done)
                     if n < 0 { if errno == EINTR { continue }; return errnoText() }

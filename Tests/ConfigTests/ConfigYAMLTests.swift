@@ -32,6 +32,8 @@ final class ConfigYAMLTests: XCTestCase {
         c.data.cifarLabels = .coarse
         c.data.layout = .nhwc
         (c.data.mean, c.data.std) = ([0.5, 0.25, 0.125], [0.2, 0.3, 0.4])
+        (c.data.imageSize, c.data.cacheDir, c.data.skipBadImages) = (64, "/scratch/cache", true)
+        (c.data.testFraction, c.data.splitSeed) = (0.1, 7)
         c.train.epochs = 90
         c.train.batchSize = 64
         c.train.seed = 1234
@@ -93,6 +95,7 @@ final class ConfigYAMLTests: XCTestCase {
         c.moco.views.contrast = 0.6
         c.moco.views.blurP = 0.25
         c.moco.views.blurSigmaMax = 2
+        (c.moco.views.saturation, c.moco.views.hue, c.moco.views.grayscaleP) = (0.3, 0.05, 0.1)
         c.moco.knnK = 20
         c.moco.knnTemperature = 0.07
         c.moco.knnEvery = 5
@@ -103,6 +106,7 @@ final class ConfigYAMLTests: XCTestCase {
         c.views.contrast = 0.2
         c.views.blurP = 0.75
         c.views.blurSigmaMax = 1.5
+        (c.views.saturation, c.views.hue, c.views.grayscaleP) = (0.8, 0.5, 0)
         c.knn.k = 50
         c.knn.temperature = 0.05
         c.knn.every = 3

@@ -178,6 +178,18 @@ enum MPIRun {
                            environment: env, directory: Concord.repositoryRoot, timeout: timeout)
     }
 
+    /// `launch/supervise` restarting `mpirun -np ranks concord args` (up to twice), the fault
+    /// `fault` (a `CONCORD_FAULT` value, e.g. "kill-after-step=5@rank=1") injected.
+    static func supervised(ranks: Int, _ args: [String], fault: String, timeout: TimeInterval = 300) throws -> Result {
+        let supervise = Concord.repositoryRoot.appendingPathComponent("launch/supervise").path
+        let mpirun = ["/usr/bin/env", "mpirun", "-np", String(ranks), "--oversubscribe", "--bind-to", "none", "-x", "CONCORD_FAULT",
+                      Concord.productsDirectory.appendingPathComponent("concord").path]
+        return try execute(supervise, ["--max-restarts", "2", "--backoff", "0.1", "--"] + mpirun + args,
+                           environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "PMIX_MCA_gds": "hash",
+                                         "OPENBLAS_NUM_THREADS": "1", "CONCORD_FAULT": fault],
+                           directory: Concord.repositoryRoot, timeout: timeout)
+    }
+
     /// Runs `executable args` with stdout and stderr together; terminates it after `timeout`.
     static func execute(_ executable: String, _ args: [String], environment: [String: String], directory: URL,
                         timeout: TimeInterval) throws -> Result {

@@ -28,7 +28,7 @@ public struct RandomGenerator: RandomNumberGenerator, Codable, Equatable, Sendab
     /// What a stream is for. Each purpose has its own range of stream indices, so the epoch-3
     /// sampler permutation can never equal rank 3's augmentation stream or the weight init.
     public enum Purpose: UInt64, Sendable {
-        case initialization = 1, samplerEpoch, augmentation, dropout, keyShuffle, masking
+        case initialization = 1, samplerEpoch, augmentation, dropout, keyShuffle, masking, dataSplit
     }
 
     /// The stream for `purpose` number `index` (an epoch, a rank, a layer) under `seed`.

@@ -139,22 +139,23 @@ final class MAEObjective: TrainingObjective {
             }
         }
         let masked = target.copy(), pasted = prediction.copy()
-        let (mean, std) = (testSet.mean[0], testSet.std[0])   // the first channel's: it is the one drawn
-        let grey = (0.5 - mean) / std
+        // Per channel: mid-gray where patches were masked, and the range 0…1 maps back from.
+        let (mean, std) = ((0..<c).map { testSet.mean[$0 % testSet.mean.count] }, (0..<c).map { testSet.std[$0 % testSet.std.count] })
+        let grey = (0..<e).map { (0.5 - mean[$0 % c]) / std[$0 % c] }   // a patch is p·p pixels of c channels, channels last
         for patch in 0..<(count * l) where step.mask.data[patch] == 1 {
-            (masked.data + patch * e).update(repeating: grey, count: e)
+            (masked.data + patch * e).update(from: grey, count: e)
         }
         for patch in 0..<(count * l) where step.mask.data[patch] == 0 {
             (pasted.data + patch * e).update(from: target.data + patch * e, count: e)
         }
         let columns = [target, masked, prediction, pasted].map { $0.unpatchified(patch: p, channels: c, height: h, width: w) }
         let (scale, gap) = (2, 4)
-        var picture = PNGImage(width: 4 * (w * scale + gap) + gap, height: count * (h * scale + gap) + gap)
-        let range = (0 - mean) / std...(1 - mean) / std
+        var picture = PNGImage(width: 4 * (w * scale + gap) + gap, height: count * (h * scale + gap) + gap, channels: c == 3 ? 3 : 1)
+        let ranges = (0..<c).map { (0 - mean[$0]) / std[$0]...(1 - mean[$0]) / std[$0] }
         for (column, tensor) in columns.enumerated() {
-            for i in 0..<count {   // the first channel of each image
+            for i in 0..<count {   // gray or RGB; of other channel counts, the first
                 picture.draw(tensor.data + i * c * h * w, rows: h, columns: w, at: gap + column * (w * scale + gap), gap + i * (h * scale + gap),
-                             scale: scale, range: range)
+                             scale: scale, ranges: ranges)
             }
         }
         try AtomicFile.write(picture.encoded(), to: runDirectory + "/reconstructions.png")

@@ -115,7 +115,7 @@ public struct LinearProbe {
     public func run(extractor: Extractor, log: (String) -> Void = { _ in }) throws -> Result {
         let startedAt = MonotonicClock.seconds()
         ProcessSetup.configure(threads: config.train.threads, model: config.model.name)
-        let data = try TrainingData(config: config)
+        let data = try TrainingData(config: config, world: world)
         let (trainSet, testSet) = (data.train, data.test)
         let p = config.probe
         guard p.heldOut + p.batchSize * world.size <= trainSet.count else {

@@ -46,7 +46,7 @@ public struct TrainingJob {
     @discardableResult
     public func run(notify: (String) -> Void = { _ in }) throws -> [Trainer.EpochMetrics] {
         ProcessSetup.configure(threads: config.train.threads, model: config.model.name)
-        let data = try TrainingData(config: config)
+        let data = try TrainingData(config: config, world: world)
         // Rank 0: the checkpoint (read and verified once) and the run directory.
         var notes: [String] = []
         var opened = try world.agreeOnRank0 { () -> Opening in

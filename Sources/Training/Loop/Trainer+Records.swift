@@ -6,6 +6,7 @@ import Foundation
 extension Trainer {
     func logStart() throws {
         try run?.appendLog(data.summary(format: config.data.format.rawValue))
+        for note in data.notes { try run?.appendLog(note) }
         let coreType = BLASCoreChoice.origin()
         try run?.appendLog("\(objective.summary); \(world.size) rank(s) × "
                            + "\(config.train.batchSize) images; \(length.iterationsPerEpoch) iterations/epoch; \(step.reducer.bucketSizes.count) gradient bucket(s); "

@@ -27,7 +27,7 @@ struct ScheduleCommand: ParsableCommand {
             // The schedule needs only the training set's size; a plan made away from the data
             // assumes Fashion-MNIST's and says so.
             let trainCount: Int
-            do { trainCount = try TrainingData(config: loaded).train.count } catch {
+            do { trainCount = try TrainingData.trainingImageCount(config: loaded) } catch {
                 print("note: \(error); iterations per epoch assume Fashion-MNIST's \(FashionMNIST.trainCount) training images")
                 trainCount = FashionMNIST.trainCount
             }

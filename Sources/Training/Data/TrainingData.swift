@@ -1,6 +1,8 @@
 import Config
 import Datasets
+import Engine
 import Foundation
+import MPI
 
 /// The training and test sets a run uses, read from the source `data:` describes, and the
 /// per-channel normalisation every reader of them applies.
@@ -9,6 +11,9 @@ public struct TrainingData {
     /// `data.std`, Fashion-MNIST's constants for Fashion-MNIST, else the training set's own.
     public let train: ImageDataset
     public let test: ImageDataset
+    /// Lines for the run log about how the data was read: caches made or reused, images
+    /// skipped, a held-out test split.
+    public private(set) var notes: [String] = []
 
     public init(train: ImageDataset, test: ImageDataset) {
         self.train = train
@@ -18,12 +23,17 @@ public struct TrainingData {
     /// The images' channels × height × width.
     public var shape: ImageShape { train.shape }
 
-    /// Both splits from the configured source.
+    /// Both splits from the configured source. Image folders and CIFAR batches go through a
+    /// cache file per node in `data.cache_dir`, which the processes of `world` on one node
+    /// make together the first time and map afterwards (collective over `world`).
     /// - Throws: `DatasetError` naming the file and what is wrong, `TrainingError` for a
     ///   config that does not fit the data.
-    public init(config: TrainConfig) throws {
+    public init(config: TrainConfig, world: Communicator = .single()) throws {
         let d = config.data
-        var train: ImageDataset, test: ImageDataset
+        var train: ImageDataset, test: ImageDataset?
+        var notes: [String] = []
+        let heldOut = d.testFraction > 0
+        let cache = NodeImageCache(directory: d.cacheDir.isEmpty ? config.run.dir + "/data-cache" : d.cacheDir, node: try world.node())
         func path(_ name: String) -> String { name.hasPrefix("/") ? name : (d.path as NSString).appendingPathComponent(name) }
         // Fashion-MNIST's names, classes and constants apply only to its own files.
         let fashion = d.dataset == .fashionMNIST && d.format == .idx && !d.transpose
@@ -40,11 +50,16 @@ public struct TrainingData {
                 name.isEmpty ? try FashionMNIST.locate(fallback, in: d.path) : path(name)
             }
             train = try IDXImages.load(images: files[0], labels: files[1], transpose: d.transpose)
-            test = try IDXImages.load(images: files[2], labels: files[3], transpose: d.transpose, classNames: train.classNames)
+            if !heldOut { test = try IDXImages.load(images: files[2], labels: files[3], transpose: d.transpose, classNames: train.classNames) }
         case .cifar:
             let labels: CIFAR.Labels = d.cifarLabels == .coarse ? .coarse : .fine
-            train = try CIFAR.load(train: true, directory: d.path, labels: labels)
-            test = try CIFAR.load(train: false, directory: d.path, labels: labels)
+            let sources = try Self.cifar(directory: d.path, labels: labels, cache: cache, heldOut: heldOut)
+            (train, test) = (sources.train, sources.test)
+            notes += sources.notes
+        case .folder:
+            let sources = try Self.folders(config: d, path: path, cache: cache, reportsProgress: world.rank == 0 && config.run.progress != .none)
+            (train, test) = (sources.train, sources.test)
+            notes += sources.notes
         case .numpy:
             func array(_ name: String, _ fallback: String) throws -> NumPyArray {
                 let spec = name.isEmpty ? fallback : name
@@ -55,9 +70,17 @@ public struct TrainingData {
             let layout = NumPyImages.Layout(rawValue: d.layout.rawValue) ?? .auto
             train = try NumPyImages.dataset(images: array(d.trainImages, "train.npz:images"), labels: array(d.trainLabels, "train.npz:labels"),
                                             layout: layout)
-            test = try NumPyImages.dataset(images: array(d.testImages, "test.npz:images"), labels: array(d.testLabels, "test.npz:labels"),
-                                           layout: layout, classes: train.classCount)
+            if !heldOut {
+                test = try NumPyImages.dataset(images: array(d.testImages, "test.npz:images"), labels: array(d.testLabels, "test.npz:labels"),
+                                               layout: layout, classes: train.classCount)
+            }
         }
+        if heldOut {
+            let split = try Self.holdOut(fraction: d.testFraction, seed: d.splitSeed, of: train)
+            (train, test) = (split.train, split.test)
+            notes.append("data: \(split.test.count) of \(split.train.count + split.test.count) training images held out as the test set (data.test_fraction \(d.testFraction), data.split_seed \(d.splitSeed))")
+        }
+        guard var test else { throw TrainingError("data: no test set was read; set data.test_fraction to hold out part of the training images") }
         guard (test.channels, test.height, test.width) == (train.channels, train.height, train.width) else {
             throw TrainingError("the test images are \(test.channels)×\(test.height)×\(test.width), the training images \(train.channels)×\(train.height)×\(train.width); the two splits must match")
         }
@@ -79,6 +102,37 @@ public struct TrainingData {
         (train.mean, train.std, test.mean, test.std) = (mean, std, mean, std)
         self.train = train
         self.test = test
+        self.notes = notes
+    }
+
+    /// `set` split at random (a permutation drawn from `seed`) into a test set of
+    /// round(fraction × count) images and a training set of the rest, each in the original order.
+    static func holdOut(fraction: Double, seed: Int, of set: ImageDataset) throws -> (train: ImageDataset, test: ImageDataset) {
+        let testCount = Int((fraction * Double(set.count)).rounded())
+        guard testCount >= 1 && testCount < set.count else {
+            throw TrainingError("data.test_fraction \(fraction) of \(set.count) images leaves \(testCount) test and \(set.count - testCount) training images; choose a fraction that leaves some of each")
+        }
+        var order = Array(0..<set.count)
+        var rng = RandomGenerator(seed: UInt64(seed), purpose: .dataSplit)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.int(below: i + 1)) }
+        return (set.subset(order[testCount...].sorted()), set.subset(order[..<testCount].sorted()))
+    }
+
+    /// How many training images `config` describes, without decoding an image folder (its
+    /// files are counted; images `data.skip_bad_images` would leave out are included).
+    public static func trainingImageCount(config: TrainConfig) throws -> Int {
+        let d = config.data
+        let count: Int
+        switch d.format {
+        case .folder:
+            let root = try folderRoots(d) { $0.hasPrefix("/") ? $0 : (d.path as NSString).appendingPathComponent($0) }.train
+            count = try ImageFolder(root: root).count
+        case .cifar:   // read directly: no cache is written for a count
+            count = try CIFAR.load(train: true, directory: d.path, labels: d.cifarLabels == .coarse ? .coarse : .fine).count
+        case .idx, .numpy:
+            return try TrainingData(config: config).train.count
+        }
+        return count - (d.testFraction > 0 ? Int((d.testFraction * Double(count)).rounded()) : 0)
     }
 
     /// "data: cifar, 50000 training and 10000 test images of 3×32×32 in 10 classes; normalised
