@@ -63,6 +63,36 @@ final class DataSourceTrainingTests: XCTestCase {
         XCTAssertTrue(log.contains("data: numpy, 512 training and 128 test images of 1×28×28 in 10 classes; normalised with mean [0.2"), log)
     }
 
+    /// A damaged image stops `concord train` with one line naming it and status 2; asked to,
+    /// the run leaves it out and says so.
+    func testADamagedImageStopsTheRunNamingItUnlessSkippingIsAskedFor() throws {
+        var rng = SystemRandomNumberGenerator()
+        for split in ["train", "test"] {
+            for i in 0..<40 {
+                let folder = dir("bad") + "/\(split)/class\(i % 2)"
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                var png = PNGImage(width: 28, height: 28)
+                png.pixels = (0..<784).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                try DataFiles.write(png.encoded(), to: folder + "/\(i).png")
+            }
+        }
+        let damaged = dir("bad") + "/train/class1/7.png"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: damaged))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: damaged))
+        let run = ["train", "configs/smoke.yaml", "--set", "data.format=folder", "--set", "data.path=\(dir("bad"))", "--set", "train.iterations=2",
+                   "--set", "train.batch_size=8", "--set", "run.progress=none"]
+        let stopped = try Concord.run(run + ["--run-dir", dir("bad-run")])
+        XCTAssertEqual(stopped.status, 2, stopped.output)
+        let errors = stopped.output.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+        XCTAssertEqual(errors.count, 1, stopped.output)
+        XCTAssertTrue(errors.first?.contains("image '\(damaged)': a truncated or damaged PNG") == true, stopped.output)
+        let skipped = try Concord.run(run + ["--set", "data.skip_bad_images=true", "--run-dir", dir("skip-run")])
+        XCTAssertEqual(skipped.status, 0, skipped.output)
+        let log = try String(contentsOfFile: dir("skip-run") + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(log.contains("data: folder, 39 training and 40 test images"), log)
+        XCTAssertTrue(log.contains("1 image(s) of '\(dir("bad"))/train' skipped (data.skip_bad_images); the first: image '\(damaged)'"), log)
+    }
+
     /// 3×32×32 images whose class is their colour (class k: red 25k, green 255 − 25k, blue
     /// 128, plus noise), planar: `count` of them, labels cycling through the ten classes.
     private func colourImages(_ count: Int, rng: inout some RandomNumberGenerator) -> (labels: [Int], pixels: [[UInt8]]) {
