@@ -4,7 +4,9 @@ extension DecodedImage {
     /// An image already `size`×`size` comes back unchanged, bit for bit.
     ///
     /// The scaling is a separable triangle (bilinear) filter widened by the scale factor when
-    /// shrinking, so every source pixel counts (no aliasing), as PIL's antialiased resize.
+    /// shrinking, so every source pixel counts (no aliasing), as PIL's antialiased resize; in
+    /// floating point rather than PIL's fixed point, so a pixel may differ from torchvision's
+    /// by one level.
     public func resizedAndCropped(to size: Int) -> DecodedImage {
         precondition(size > 0, "resizedAndCropped: size \(size)")
         if height == size && width == size { return self }

@@ -3,11 +3,14 @@
 public struct DecodedImage: Sendable, Equatable {
     /// 1 (gray) or 3 (RGB).
     public let channels: Int
+    /// Rows.
     public let height: Int
+    /// Pixels per row.
     public let width: Int
     /// pixels: [height, width, channels]
     public var pixels: [UInt8]
 
+    /// Wraps `pixels` [height, width, channels].
     public init(channels: Int, height: Int, width: Int, pixels: [UInt8]) {
         precondition([1, 3].contains(channels) && pixels.count == channels * height * width,
                      "DecodedImage: \(pixels.count) bytes for \(height)×\(width)×\(channels)")
@@ -15,7 +18,7 @@ public struct DecodedImage: Sendable, Equatable {
     }
 
     /// The same picture in `channels` channels: gray repeated into red, green and blue, or
-    /// RGB weighted into luma as ITU-R 601 (what PIL's `convert("L")` computes).
+    /// RGB weighted into luma as ITU-R 601 in PIL's fixed point (`convert("L")`, bit for bit).
     public func converted(toChannels target: Int) -> DecodedImage {
         if target == channels { return self }
         let n = height * width
@@ -27,7 +30,7 @@ public struct DecodedImage: Sendable, Equatable {
         var gray = [UInt8](repeating: 0, count: n)
         for i in 0..<n {
             let (r, g, b) = (UInt32(pixels[3 * i]), UInt32(pixels[3 * i + 1]), UInt32(pixels[3 * i + 2]))
-            gray[i] = UInt8((r * 299 + g * 587 + b * 114 + 500) / 1000)
+            gray[i] = UInt8((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16)
         }
         return DecodedImage(channels: 1, height: height, width: width, pixels: gray)
     }

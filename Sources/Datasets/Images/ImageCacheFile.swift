@@ -15,7 +15,9 @@ public enum ImageCacheFile {
     public struct Header: Codable, Equatable, Sendable {
         /// Identifies the source and the decoding settings.
         public var key: String
+        /// Images, and each one's channels × height × width.
         public var count: Int, channels: Int, height: Int, width: Int
+        /// Class names, indexed by label.
         public var classNames: [String]
         /// One line per source image left out (`data.skip_bad_images`), saying why.
         public var skipped: [String]
@@ -25,14 +27,15 @@ public enum ImageCacheFile {
             (channels, height, width) = (shape.channels, shape.height, shape.width)
         }
 
+        /// channels × height × width.
         public var shape: ImageShape { ImageShape(channels: channels, height: height, width: width) }
     }
 
     static let magic = Array("CCIMAGE1".utf8)
     static let alignment = 64
 
-    /// The file's bytes as parts to write one after the other: everything before the pixels,
-    /// then `pixels` (which may be several pieces, in order).
+    /// Everything before the pixels: magic, header, labels and padding. The file is this,
+    /// then the pixels (written after it, possibly in several pieces).
     public static func prefix(header: Header, labels: [Int]) -> [UInt8] {
         precondition(labels.count == header.count, "ImageCacheFile: \(labels.count) labels for \(header.count) images")
         let json = Array((try? JSONEncoder().encode(header)) ?? Data())   // plain strings and numbers always encode
@@ -60,11 +63,12 @@ public enum ImageCacheFile {
         }
         if let key, header.key != key { problem = "it was made from other files or settings"; return nil }
         let shape = header.shape
-        let labelsStart = 16 + length, labelsEnd = labelsStart + 4 * header.count
+        // A damaged header must make the file unusable, never overflow: every size is bounded first.
+        let sane = header.count >= 0 && header.count <= data.count && [shape.channels, shape.height, shape.width].allSatisfy { $0 > 0 && $0 <= 1 << 16 }
+        let labelsStart = 16 + length, labelsEnd = labelsStart + 4 * (sane ? header.count : 0)
         let pixelsStart = (labelsEnd + alignment - 1) / alignment * alignment
-        let (pixelCount, overflow) = header.count.multipliedReportingOverflow(by: shape.channels * shape.height * shape.width)
-        guard header.count >= 0, [shape.channels, shape.height, shape.width].allSatisfy({ $0 > 0 }), !header.classNames.isEmpty,
-              !overflow, data.count == pixelsStart + pixelCount else {
+        let (pixelCount, overflow) = (sane ? header.count : 0).multipliedReportingOverflow(by: shape.channels * shape.height * shape.width)
+        guard sane, !header.classNames.isEmpty, !overflow, data.count == pixelsStart + pixelCount else {
             problem = "it is \(data.count) bytes, not what its header describes (cut short?)"
             return nil
         }

@@ -2,8 +2,9 @@ import CTurboJPEG
 
 extension ImageDecoder {
     /// libjpeg-turbo's TurboJPEG API with its default (accurate integer) inverse DCT and
-    /// smooth chroma upsampling, as PIL decodes. A file the library only warns about —
-    /// truncated data above all — is an error, not a picture with a gray bottom.
+    /// smooth chroma upsampling, as PIL decodes. Of the warnings the library gives about a
+    /// file it could still decode, a premature end (truncated data) is an error — not a picture
+    /// with a gray bottom —, while harmless ones (extraneous bytes) pass, as they do in PIL.
     func decodeJPEG(_ bytes: UnsafeRawBufferPointer, path: String) throws -> DecodedImage {
         if jpegHandle == nil { jpegHandle = tjInitDecompress() }
         guard let handle = jpegHandle, let source = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
@@ -23,9 +24,13 @@ extension ImageDecoder {
         var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * channels)
         let format = gray ? TJPF_GRAY : TJPF_RGB
         let status = pixels.withUnsafeMutableBufferPointer {
-            tjDecompress2(handle, source, UInt(bytes.count), $0.baseAddress, width, 0, height, Int32(format.rawValue), TJFLAG_STOPONWARNING)
+            tjDecompress2(handle, source, UInt(bytes.count), $0.baseAddress, width, 0, height, Int32(format.rawValue), 0)
         }
-        guard status == 0 else { throw Self.damaged(path, "JPEG", "libjpeg-turbo: " + String(cString: tjGetErrorStr2(handle))) }
+        if status != 0 {
+            let message = String(cString: tjGetErrorStr2(handle))
+            let harmless = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue) && !message.contains("Premature end")
+            guard harmless else { throw Self.damaged(path, "JPEG", "libjpeg-turbo: " + message) }
+        }
         return DecodedImage(channels: channels, height: Int(height), width: Int(width), pixels: pixels)
     }
 

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Reads PNG and JPEG files into `DecodedImage`s: libpng for PNG, libjpeg-turbo for JPEG,
@@ -21,7 +22,7 @@ public final class ImageDecoder {
     public func decode(contentsOf path: String) throws -> DecodedImage {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw DatasetError("image '\(path)': cannot read it (\(Self.reason(error))); check the file and its permissions")
+            throw DatasetError("image '\(path)': cannot read it (\(SystemError.reason(error))); check the file and its permissions")
         }
         return try decode(data, path: path)
     }
@@ -46,9 +47,5 @@ public final class ImageDecoder {
     /// The error for an image above `maximumPixels`.
     static func tooLarge(_ path: String, _ width: Int, _ height: Int) -> DatasetError {
         DatasetError("image '\(path)': \(width)×\(height) is larger than the \(maximumPixels / (1 << 20)) megapixels concord decodes; shrink it first")
-    }
-
-    private static func reason(_ error: Error) -> String {
-        ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.localizedDescription ?? error.localizedDescription
     }
 }

@@ -39,7 +39,7 @@ public struct ImageFolder: Sendable {
         guard !classes.isEmpty else {
             throw DatasetError("image folder '\(root)' has no class folders; put each class's images in root/<class>/")
         }
-        var files: [String] = [], labels: [Int] = [], digest: [UInt8] = Array(root.utf8)
+        var files: [String] = [], labels: [Int] = []
         for (index, name) in classes.enumerated() {
             var label = index
             if let known {
@@ -58,7 +58,6 @@ public struct ImageFolder: Sendable {
                     guard stat(root + "/" + relative, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
                     files.append(relative)
                     labels.append(label)
-                    digest += Array(relative.utf8) + [0] + Self.bytes(Int(info.st_size)) + Self.bytes(info.st_mtim.tv_sec) + Self.bytes(info.st_mtim.tv_nsec)
                 }
             }
             guard files.count > before else {
@@ -69,7 +68,20 @@ public struct ImageFolder: Sendable {
         self.classNames = known ?? classes
         self.files = files
         self.labels = labels
-        fingerprint = StableHash.hex(StableHash.fnv1a64(digest))
+        fingerprint = Self.fingerprint(of: files.map { root + "/" + $0 })
+    }
+
+    /// A digest of the files' paths, sizes and modification times (to the nanosecond); a
+    /// file that cannot be read contributes its path alone.
+    public static func fingerprint(of paths: [String]) -> String {
+        var digest: [UInt8] = []
+        for path in paths {
+            digest += Array(path.utf8) + [0]
+            var info = stat()
+            guard stat(path, &info) == 0 else { continue }
+            digest += bytes(Int(info.st_size)) + bytes(info.st_mtim.tv_sec) + bytes(info.st_mtim.tv_nsec)
+        }
+        return StableHash.hex(StableHash.fnv1a64(digest))
     }
 
     /// Names in `path`, sorted by their UTF-8 bytes (Python's `sorted` on str).
@@ -77,7 +89,7 @@ public struct ImageFolder: Sendable {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: path).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         } catch {
-            throw DatasetError("image folder '\(path)': cannot list it (\(error.localizedDescription)); check its permissions")
+            throw DatasetError("image folder '\(path)': cannot list it (\(SystemError.reason(error))); check its permissions")
         }
     }
 

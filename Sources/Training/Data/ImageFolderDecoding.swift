@@ -59,7 +59,10 @@ struct ImageFolderDecoding {
         let (height, width) = (Int(reference[2]), Int(reference[3]))
         var pixels = [UInt8]()
         pixels.reserveCapacity(images.count * target * height * width)
-        for (_, image) in images { image.converted(toChannels: target).appendPlanar(to: &pixels) }
+        for i in images.indices {   // each image's own copy released as it joins, so the share is held once
+            images[i].image.converted(toChannels: target).appendPlanar(to: &pixels)
+            images[i].image.pixels = []
+        }
         let header = ImageCacheFile.Header(key: key, count: images.count, shape: ImageShape(channels: target, height: height, width: width),
                                            classNames: folder.classNames, skipped: skipped)
         return NodeImageCache.Part(header: header, labels: images.map { folder.labels[$0.index] }, pixels: pixels)

@@ -1,4 +1,5 @@
 import Datasets
+import Engine
 import Foundation
 import MPI
 import Persistence
@@ -22,7 +23,7 @@ struct NodeImageCache {
         var header: ImageCacheFile.Header
         var labels: [Int]
         /// pixels: [header.count, C, H, W]
-        var pixels: [UInt8]
+        var pixels: any ContiguousBytes
     }
 
     /// What `dataset` found or made, for the run log.
@@ -41,18 +42,23 @@ struct NodeImageCache {
         try found.withUnsafeMutableBufferPointer { try node.broadcast($0, root: 0) }
         let started = MonotonicClock.seconds()
         if found[0] == 0 {
+            // Part files carry a token of this node's making, so nodes sharing the directory
+            // never read or remove one another's (nor a killed run's).
+            var token: [Int64] = [Int64.random(in: 0...Int64.max)]
+            try token.withUnsafeMutableBufferPointer { try node.broadcast($0, root: 0) }
+            let parts = (0..<node.size).map { path + ".part-\(StableHash.hex(UInt64(token[0])))-\($0)" }
             if node.rank == 0 { try makeDirectory() }
             try node.barrier()
             let part = try make()
             let prefix = ImageCacheFile.prefix(header: part.header, labels: part.labels)
-            if node.rank > 0 { try AtomicFile.write(parts: [prefix, part.pixels], to: partPath(path, node.rank)) }
+            if node.rank > 0 { try AtomicFile.write(parts: [prefix, part.pixels], to: parts[node.rank]) }
             try node.barrier()
-            if node.rank == 0 { try join(part, into: path, key: key) }
+            if node.rank == 0 { try join(part, parts: Array(parts.dropFirst()), into: path, key: key) }
             try node.barrier()
         }
         var unusable: String?
         guard let opened = ImageCacheFile.open(path, key: key, problem: &unusable) else {
-            throw TrainingError("data cache '\(path)': \(unusable ?? "it is missing") right after it was written; check the disk under data.cache_dir")
+            throw TrainingError("data cache '\(path)': \(unusable ?? "it is missing") (it was \(found[0] == 1 ? "there a moment ago" : "just written")); check the disk under data.cache_dir")
         }
         let seconds = MonotonicClock.seconds() - started
         let origin: Origin = found[0] == 1 ? .cached : problem.map { .remade(reason: $0, seconds: seconds) } ?? .made(seconds: seconds)
@@ -61,15 +67,18 @@ struct NodeImageCache {
 
     /// Node rank 0: its own share and the others' part files as one cache file; the part
     /// files are removed once it is written.
-    private func join(_ first: Part, into path: String, key: String) throws {
+    private func join(_ first: Part, parts: [String], into path: String, key: String) throws {
         var header = first.header, labels = first.labels
         var pixels: [any ContiguousBytes] = [first.pixels]
-        let parts = (1..<node.size).map { partPath(path, $0) }
         for file in parts {
             var problem: String?
-            guard let share = ImageCacheFile.open(file, key: nil, problem: &problem) else {
+            guard let share = ImageCacheFile.open(file, key: key, problem: &problem) else {
                 throw TrainingError("data cache part '\(file)': \(problem ?? "missing"); check that data.cache_dir is writable on this node")
             }
+            guard share.header.count == 0 || share.header.shape == header.shape || header.count == 0 else {
+                throw TrainingError("data cache part '\(file)': images of \(share.header.shape), the first share's are \(header.shape); the processes of this node read different files")
+            }
+            if header.count == 0 { (header.channels, header.height, header.width) = (share.header.channels, share.header.height, share.header.width) }
             header.count += share.header.count
             header.skipped += share.header.skipped
             labels += share.dataset.labels
@@ -80,11 +89,9 @@ struct NodeImageCache {
         for file in parts { try? FileManager.default.removeItem(atPath: file) }
     }
 
-    private func partPath(_ path: String, _ rank: Int) -> String { path + ".part\(rank)" }
-
     private func makeDirectory() throws {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw TrainingError("data.cache_dir '\(directory)' cannot be created (\(error.localizedDescription)); choose a writable directory")
+            throw TrainingError("data.cache_dir '\(directory)' cannot be created (\(SystemError.reason(error))); choose a writable directory")
         }
     }
 }

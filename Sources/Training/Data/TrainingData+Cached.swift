@@ -17,7 +17,7 @@ extension TrainingData {
             let folder = try ImageFolder(root: root, classNames: classNames)
             let listed = MonotonicClock.seconds() - listing
             let settings = "size \(d.imageSize) channels \(channels ?? 0) skip \(d.skipBadImages)"
-            let key = "folder 1 \(folder.fingerprint) \(settings)"
+            let key = "folder 1 \(folder.fingerprint) \(settings) classes " + StableHash.hex(StableHash.fnv1a64(folder.classNames.joined(separator: "\u{0}")))
             let name = "folder-\(role)-" + StableHash.hex(StableHash.fnv1a64(Self.absolute(root)))
             let decoding = ImageFolderDecoding(folder: folder, imageSize: d.imageSize, channels: channels, skipBad: d.skipBadImages,
                                                node: cache.node, reportsProgress: reportsProgress)
@@ -48,8 +48,10 @@ extension TrainingData {
     /// CIFAR batches, whose records interleave labels and pixels: read by one process per
     /// node into the cache, which every process then maps.
     static func cifar(directory: String, labels: CIFAR.Labels, cache: NodeImageCache, heldOut: Bool) throws -> Sources {
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted().map { directory + "/" + $0 }
-        let key = "cifar 1 \(labels.rawValue) " + fingerprint(of: files)
+        // The batches and the class-name files only: a cache kept in the same directory must not change the key.
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+            .filter { $0.hasSuffix(".bin") || $0.hasSuffix(".txt") }.map { directory + "/" + $0 }
+        let key = "cifar 1 \(labels.rawValue) " + ImageFolder.fingerprint(of: files)
         var notes: [String] = []
         func read(train: Bool) throws -> ImageDataset {
             let role = train ? "train" : "test"
@@ -60,27 +62,13 @@ extension TrainingData {
                 let set = try CIFAR.load(train: train, directory: directory, labels: labels)
                 var header = empty
                 (header.count, header.classNames) = (set.count, set.classNames)
-                return NodeImageCache.Part(header: header, labels: set.labels, pixels: set.images.withUnsafeBufferPointer { Array($0) })
+                return NodeImageCache.Part(header: header, labels: set.labels, pixels: set.images)
             }
             notes.append(note(made.origin, made.set.count, what: "CIFAR \(role) batches in '\(directory)'", cache: cache.directory + "/" + name + ".images"))
             return made.set
         }
         let train = try read(train: true)
         return (train, heldOut ? nil : try read(train: false), notes)
-    }
-
-    /// A digest of the files' names, sizes and modification times.
-    static func fingerprint(of paths: [String]) -> String {
-        var digest: [UInt8] = []
-        for path in paths {
-            var info = stat()
-            guard stat(path, &info) == 0 else { continue }
-            digest += Array(path.utf8) + [0]
-            for v in [Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec)] {
-                digest += withUnsafeBytes(of: v.littleEndian) { Array($0) }
-            }
-        }
-        return StableHash.hex(StableHash.fnv1a64(digest))
     }
 
     static func absolute(_ path: String) -> String {

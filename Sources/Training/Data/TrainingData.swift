@@ -100,6 +100,15 @@ public struct TrainingData {
         }
         let mean = perChannel(d.mean, measured.0), std = perChannel(d.std, measured.1)
         (train.mean, train.std, test.mean, test.std) = (mean, std, mean, std)
+        // Nodes read their own copies of the files: a node whose copy differs would run other
+        // epoch lengths and hang a collective later, so it stops here instead.
+        if world.isDistributed {
+            let mine = [train.count, test.count, train.channels, train.height, train.width, train.classCount].map(Int64.init)
+            let all = try world.allgather(mine)
+            if let other = all.firstIndex(where: { $0 != all[0] }) {
+                throw TrainingError("data: rank \(other) read \(all[other][0]) training and \(all[other][1]) test images of \(all[other][2])×\(all[other][3])×\(all[other][4]), rank 0 \(all[0][0]) and \(all[0][1]) of \(all[0][2])×\(all[0][3])×\(all[0][4]); every node must see the same files under data.path")
+            }
+        }
         self.train = train
         self.test = test
         self.notes = notes

@@ -46,21 +46,24 @@ public struct TrainingJob {
     @discardableResult
     public func run(notify: (String) -> Void = { _ in }) throws -> [Trainer.EpochMetrics] {
         ProcessSetup.configure(threads: config.train.threads, model: config.model.name)
-        let data = try TrainingData(config: config, world: world)
-        // Rank 0: the checkpoint (read and verified once) and the run directory.
-        var notes: [String] = []
-        var opened = try world.agreeOnRank0 { () -> Opening in
-            let store = CheckpointStore(directory: config.run.dir + "/checkpoints", keep: config.checkpoint.keep)
-            let found = try resume.flatMap { try ResumePlan.locate($0, in: store, notes: &notes) }
-            let continuation = try found?.plan.continuation(of: config, world: world, trainCount: data.train.count)
-            // A config that cannot run fails here, before the run directory is touched.
-            if continuation == nil { _ = try RunLength(config: config, trainCount: data.train.count, worldSize: world.size) }
-            // A finished or running run is never overwritten: its metrics, weights and checkpoints stay.
+        let store = CheckpointStore(directory: config.run.dir + "/checkpoints", keep: config.checkpoint.keep)
+        // A finished or running run is never overwritten — its metrics, weights and checkpoints
+        // stay — and is refused before any data is read or cached into its directory.
+        _ = try world.agreeOnRank0 {
             let hasCheckpoints = try !store.checkpoints().isEmpty
             if resume == nil && (FileManager.default.fileExists(atPath: config.run.dir + "/metrics.jsonl") || hasCheckpoints) {
                 throw TrainingError("run directory '\(config.run.dir)' already holds a run; continue it with "
                                     + "--resume auto, or choose another with --run-dir DIR or move it away")
             }
+        }
+        let data = try TrainingData(config: config, world: world)
+        // Rank 0: the checkpoint (read and verified once) and the run directory.
+        var notes: [String] = []
+        var opened = try world.agreeOnRank0 { () -> Opening in
+            let found = try resume.flatMap { try ResumePlan.locate($0, in: store, notes: &notes) }
+            let continuation = try found?.plan.continuation(of: config, world: world, trainCount: data.train.count)
+            // A config that cannot run fails here, before the run directory is touched.
+            if continuation == nil { _ = try RunLength(config: config, trainCount: data.train.count, worldSize: world.size) }
             let run = try RunDirectory.create(for: continuation?.config ?? config)
             try store.prepare(startingAt: found?.plan.state.iteration ?? 0)
             // A fresh start under --resume auto (killed before its first checkpoint) begins an empty history.

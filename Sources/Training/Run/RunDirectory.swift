@@ -1,4 +1,5 @@
 import Config
+import Engine
 import Foundation
 import Persistence
 
@@ -41,7 +42,7 @@ public final class RunDirectory: @unchecked Sendable {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             } catch {
-                throw TrainingError("cannot create run directory '\(path)': \(Self.reason(error)); "
+                throw TrainingError("cannot create run directory '\(path)': \(SystemError.reason(error)); "
                                        + Self.hint)
             }
         }
@@ -117,7 +118,7 @@ public final class RunDirectory: @unchecked Sendable {
         } catch let error as TrainingError {
             throw error
         } catch {
-            throw TrainingError("cannot write \(file): \(Self.reason(error)); " + Self.hint)
+            throw TrainingError("cannot write \(file): \(SystemError.reason(error)); " + Self.hint)
         }
     }
 
@@ -137,17 +138,4 @@ public final class RunDirectory: @unchecked Sendable {
         return handle
     }
 
-    /// The OS reason ("Permission denied", "Not a directory") rather than Foundation's generic
-    /// "The operation could not be completed".
-    static func reason(_ error: Error) -> String {
-        let nsError = error as NSError
-        if nsError.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(nsError.code)))
-        }
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-           underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        return nsError.localizedDescription
-    }
 }
