@@ -105,6 +105,7 @@ enum ConfigSchema {
         number("distributed.bucket_cap_mb", \.distributed.bucketCapMB, .above(0)),
         int("distributed.max_nonfinite_steps", \.distributed.maxNonfiniteSteps, min: 0),
         choice("distributed.shard_tail", \.distributed.shardTail, what: "shard tail"),
+        number("distributed.timeout_s", \.distributed.timeoutS, .atLeast(0)),
 
         int("moco.dim", \.moco.dim, min: 1),
         int("moco.head_hidden", \.moco.headHidden, min: 1),

@@ -27,7 +27,7 @@ extension TrainConfig {
         // A method's own sections count only when it is the one trained.
         let methodSections = Set(TrainConfig.TrainMethod.allCases.flatMap(\.sections))
         let sections = ConfigSchema.hashedSections.filter { !methodSections.contains($0) || train.method.sections.contains($0) }
-        var skipping: Set<String> = ["mae.eval_every", "mae.grid_images"]
+        var skipping: Set<String> = ["mae.eval_every", "mae.grid_images", "distributed.timeout_s"]
         if train.method == .supervised { skipping.insert("train.method") }
         if model.width == ModelSection.originalWidth { skipping.insert("model.width") }
         if model.name != .vit { skipping.formUnion(ModelSection.vitKeys) }

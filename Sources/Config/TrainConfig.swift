@@ -173,6 +173,9 @@ public struct TrainConfig: Equatable, Sendable {
         /// `distributed.shard_tail`: what happens to the examples left over when the training set
         /// does not divide by the number of ranks.
         public var shardTail: ShardTail = .drop
+        /// `distributed.timeout_s`: a collective that waits longer than this many seconds ends
+        /// the job naming the silent rank (≥ 0; 0 waits forever). Never changes the training.
+        public var timeoutS = 600.0
         /// Defaults.
         public init() {}
     }

@@ -37,6 +37,9 @@ public final class Communicator: @unchecked Sendable {
     /// nil for the single-process communicator.
     let handle: MPI_Comm?
     private let ownsHandle: Bool
+    /// Limits how long any blocking call of this communicator (and its duplicates made
+    /// afterwards) may wait; nil: no limit. Set once, before the first collective.
+    public var watchdog: CollectiveWatchdog?
     nonisolated(unsafe) private static var initialized = false
 
     /// Whether more than one process takes part.
@@ -78,7 +81,10 @@ public final class Communicator: @unchecked Sendable {
     /// All processes of the job. Initialises MPI when a launcher started this process;
     /// otherwise returns `single()`.
     public static func world(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Communicator {
-        guard let expected = launcherWorldSize(environment) else { return single() }
+        guard let expected = launcherWorldSize(environment) else {
+            try checkSlurmStep(worldSize: 1, environment)
+            return single()
+        }
         if !initialized {
             var provided: Int32 = 0
             let code = MPI_Init_thread(nil, nil, concord_mpi_thread_funneled(), &provided)
@@ -98,8 +104,9 @@ public final class Communicator: @unchecked Sendable {
         try MPIError.check(MPI_Comm_rank(world, &rank), "MPI_Comm_rank")
         try MPIError.check(MPI_Comm_size(world, &size), "MPI_Comm_size")
         if expected > 0 && Int(size) != expected {
-            throw DistributedError("the launcher started \(expected) processes but this one joined a world of \(size); check that mpirun and the MPI library concord was built against are the same installation")
+            throw LaunchError("the launcher started \(expected) processes but this one joined a world of \(size); check that mpirun and the MPI library concord was built against are the same installation")
         }
+        try checkSlurmStep(worldSize: Int(size), environment)
         var node = concord_mpi_comm_null()
         try MPIError.check(MPI_Comm_split_type(world, concord_mpi_comm_type_shared(), rank, concord_mpi_info_null(), &node),
                            "MPI_Comm_split_type")
@@ -111,6 +118,19 @@ public final class Communicator: @unchecked Sendable {
                             handle: world, ownsHandle: false)
     }
 
+    /// Set to 1 to let the tasks of one `srun` step run as separate one-process jobs.
+    public static let separateTasksOverride = "CONCORD_ALLOW_SEPARATE_TASKS"
+
+    /// Inside an `srun` step of N > 1 tasks (`SLURM_STEP_NUM_TASKS`), a world of one process
+    /// means each task would train alone — what Open MPI 5 does under `srun --mpi=pmi2` or
+    /// `--mpi=none`, silently. A batch script's own step (one task: `concord probe` in an
+    /// `sbatch` script) is not an `srun` step of several and passes.
+    static func checkSlurmStep(worldSize: Int, _ environment: [String: String]) throws {
+        guard worldSize == 1, let tasks = environment["SLURM_STEP_NUM_TASKS"].flatMap({ Int($0) }), tasks > 1,
+              environment[separateTasksOverride] != "1" else { return }
+        throw LaunchError("Slurm started \(tasks) tasks in this step (SLURM_STEP_NUM_TASKS=\(tasks)) but MPI sees a world of 1 process, so each would train alone — Open MPI 5 under `srun --mpi=pmi2` (or `--mpi=none`) starts separate one-process jobs; launch with `srun --mpi=pmix` or mpirun inside the allocation (launch/slurm), or set \(separateTasksOverride)=1 if separate jobs are meant")
+    }
+
     /// A communicator over the same processes with its own message space: collectives on it
     /// never match collectives on this one (the consistency guard uses one).
     public func duplicate() throws -> Communicator {
@@ -118,7 +138,9 @@ public final class Communicator: @unchecked Sendable {
         var copy = concord_mpi_comm_null()
         try MPIError.check(MPI_Comm_dup(handle, &copy), "MPI_Comm_dup")
         try MPIError.check(MPI_Comm_set_errhandler(copy, concord_mpi_errors_return()), "MPI_Comm_set_errhandler")
-        return Communicator(rank: rank, size: size, localRank: localRank, localSize: localSize, handle: copy, ownsHandle: true)
+        let duplicate = Communicator(rank: rank, size: size, localRank: localRank, localSize: localSize, handle: copy, ownsHandle: true)
+        duplicate.watchdog = watchdog
+        return duplicate
     }
 
     /// The processes of this one on the same node (sharing memory), as a communicator of
@@ -152,20 +174,24 @@ public final class Communicator: @unchecked Sendable {
     /// Blocks until every rank has called it.
     public func barrier() throws {
         guard let handle else { return }
-        try MPIError.check(MPI_Barrier(handle), "MPI_Barrier")
+        try timed("MPI_Barrier") { try MPIError.check(MPI_Barrier(handle), "MPI_Barrier") }
     }
 
     /// Replaces `buffer` on every rank with its contents on `root`.
     public func broadcast<T: CommunicatorScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int = 0) throws {
         guard let handle, let base = buffer.baseAddress, !buffer.isEmpty else { return }
-        try MPIError.check(MPI_Bcast(base, Int32(buffer.count), Self.datatype(T.self), Int32(root), handle), "MPI_Bcast")
+        try timed("MPI_Bcast") {
+            try MPIError.check(MPI_Bcast(base, Int32(buffer.count), Self.datatype(T.self), Int32(root), handle), "MPI_Bcast")
+        }
     }
 
     /// Reduces `buffer` element-wise across ranks, in place; every rank gets the result.
     public func allreduce<T: CommunicatorScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOperation = .sum) throws {
         guard let handle, let base = buffer.baseAddress, !buffer.isEmpty else { return }
-        try MPIError.check(MPI_Allreduce(concord_mpi_in_place(), base, Int32(buffer.count), Self.datatype(T.self),
-                                         Self.operation(op), handle), "MPI_Allreduce")
+        try timed("MPI_Allreduce") {
+            try MPIError.check(MPI_Allreduce(concord_mpi_in_place(), base, Int32(buffer.count), Self.datatype(T.self),
+                                             Self.operation(op), handle), "MPI_Allreduce")
+        }
     }
 
     /// The element-wise mean across ranks, in place.
@@ -183,7 +209,7 @@ public final class Communicator: @unchecked Sendable {
         var request = concord_mpi_request_null()
         try MPIError.check(MPI_Iallreduce(concord_mpi_in_place(), base, Int32(buffer.count), Self.datatype(T.self),
                                           concord_mpi_sum(), handle, &request), "MPI_Iallreduce")
-        return AllreduceRequest(request: request)
+        return AllreduceRequest(request: request, watchdog: watchdog)
     }
 
     /// Every rank's `send` (all the same length), concatenated in rank order into `receive`
@@ -195,8 +221,10 @@ public final class Communicator: @unchecked Sendable {
             return
         }
         guard let s = send.baseAddress, let r = receive.baseAddress else { return }
-        try MPIError.check(MPI_Allgather(s, Int32(send.count), Self.datatype(T.self), r, Int32(send.count),
-                                         Self.datatype(T.self), handle), "MPI_Allgather")
+        try timed("MPI_Allgather") {
+            try MPIError.check(MPI_Allgather(s, Int32(send.count), Self.datatype(T.self), r, Int32(send.count),
+                                             Self.datatype(T.self), handle), "MPI_Allgather")
+        }
     }
 
     /// Every rank's `send` (rank r sends `counts[r]` elements), concatenated in rank order.
@@ -213,9 +241,11 @@ public final class Communicator: @unchecked Sendable {
         let counts32 = counts.map { Int32($0) }
         let empty = UnsafeMutablePointer<T>.allocate(capacity: 1)
         defer { empty.deallocate() }
-        try MPIError.check(MPI_Allgatherv(send.baseAddress ?? UnsafePointer(empty), Int32(send.count), Self.datatype(T.self),
-                                          receive.baseAddress ?? empty, counts32, displacements, Self.datatype(T.self), handle),
-                           "MPI_Allgatherv")
+        try timed("MPI_Allgatherv") {
+            try MPIError.check(MPI_Allgatherv(send.baseAddress ?? UnsafePointer(empty), Int32(send.count), Self.datatype(T.self),
+                                              receive.baseAddress ?? empty, counts32, displacements, Self.datatype(T.self), handle),
+                               "MPI_Allgatherv")
+        }
     }
 
     /// Convenience: every rank's values, one array per rank.
@@ -223,6 +253,12 @@ public final class Communicator: @unchecked Sendable {
         var all = [T](repeating: 0, count: values.count * size)
         try values.withUnsafeBufferPointer { s in try all.withUnsafeMutableBufferPointer { try allgather(s, into: $0) } }
         return (0..<size).map { Array(all[($0 * values.count)..<(($0 + 1) * values.count)]) }
+    }
+
+    /// `body`, a blocking call, under the watchdog's limit.
+    func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        guard let watchdog else { return try body() }
+        return try watchdog.waiting(name, body)
     }
 
     // MARK: Types
@@ -253,8 +289,12 @@ public final class Communicator: @unchecked Sendable {
 /// An allreduce in flight.
 public final class AllreduceRequest {
     private var request: MPI_Request?
+    private let watchdog: CollectiveWatchdog?
 
-    init(request: MPI_Request?) { self.request = request }
+    init(request: MPI_Request?, watchdog: CollectiveWatchdog? = nil) {
+        self.request = request
+        self.watchdog = watchdog
+    }
 
     /// Whether it has completed; also lets MPI progress it.
     public func test() throws -> Bool {
@@ -270,7 +310,8 @@ public final class AllreduceRequest {
     public func wait() throws {
         guard request != nil else { return }
         var r: MPI_Request? = request
-        try MPIError.check(MPI_Wait(&r, concord_mpi_status_ignore()), "MPI_Wait")
+        let wait = { try MPIError.check(MPI_Wait(&r, concord_mpi_status_ignore()), "MPI_Wait") }
+        if let watchdog { try watchdog.waiting("MPI_Wait (an allreduce)", wait) } else { try wait() }
         request = nil
     }
 }

@@ -1,4 +1,5 @@
 import CMPI
+import Engine
 
 /// A failed MPI call, with MPI's own description of the failure.
 public struct MPIError: Error, CustomStringConvertible {
@@ -29,6 +30,15 @@ public struct MPIError: Error, CustomStringConvertible {
 /// A distributed-run failure that is not an MPI error: ranks that disagree.
 public struct DistributedError: Error, CustomStringConvertible {
     /// What disagreed, naming the ranks, and what to do.
+    public let description: String
+    /// An error with the one-line `description`.
+    public init(_ description: String) { self.description = description }
+}
+
+/// A job launched so that its processes cannot form one world (a launcher misconfigured):
+/// restarting it the same way cannot help, so it ends with the user-error status.
+public struct LaunchError: UserInputError {
+    /// What the launcher and MPI disagree on, and what to do.
     public let description: String
     /// An error with the one-line `description`.
     public init(_ description: String) { self.description = description }

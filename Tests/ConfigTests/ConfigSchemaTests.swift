@@ -11,7 +11,7 @@ final class ConfigSchemaTests: XCTestCase {
             XCTAssertTrue(ConfigSchema.sections.contains(field.section), field.key)
             XCTAssertFalse(field.name.isEmpty, field.key)
         }
-        XCTAssertEqual(ConfigSchema.fields.count, 138)
+        XCTAssertEqual(ConfigSchema.fields.count, 139)
     }
 
     func testQuotingKeepsSimpleStringsPlainAndQuotesTheRest() throws {

@@ -34,6 +34,7 @@ final class ConfigYAMLTests: XCTestCase {
         (c.data.mean, c.data.std) = ([0.5, 0.25, 0.125], [0.2, 0.3, 0.4])
         (c.data.imageSize, c.data.cacheDir, c.data.skipBadImages) = (64, "/scratch/cache", true)
         (c.data.testFraction, c.data.splitSeed) = (0.1, 7)
+        c.distributed.timeoutS = 90
         c.train.epochs = 90
         c.train.batchSize = 64
         c.train.seed = 1234

@@ -147,6 +147,55 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("alone/metrics.jsonl").path))
     }
 
+    /// Slurm's step says 4 tasks and MPI a world of one (Open MPI 5 under `srun --mpi=pmi2`,
+    /// faked here by the environment): each task would train alone, so it stops saying why —
+    /// but a one-task step (a command in the batch script itself) runs, and so does an
+    /// explicit override.
+    func testTasksOfOneSlurmStepThatCannotFormAWorldAreStopped() throws {
+        let slurm = ["SLURM_STEP_NUM_TASKS": "4", "SLURM_NTASKS": "4", "SLURM_JOB_ID": "77"]
+        let r = try Concord.run(["train", "configs/smoke.yaml"] + steps(2, batch: 32, dir: "separate"), environment: slurm)
+        XCTAssertEqual(r.status, 2, r.output)
+        let errors = r.output.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+        XCTAssertEqual(errors.count, 1, r.output)
+        XCTAssertTrue(r.output.contains("Slurm started 4 tasks in this step (SLURM_STEP_NUM_TASKS=4) but MPI sees a world of 1 process"), r.output)
+        XCTAssertTrue(r.output.contains("srun --mpi=pmix"), r.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("separate/metrics.jsonl").path))
+        let batchStep = try Concord.run(["train", "configs/smoke.yaml"] + steps(2, batch: 32, dir: "batch-step"),
+                                        environment: ["SLURM_STEP_NUM_TASKS": "1", "SLURM_NTASKS": "4", "SLURM_JOB_ID": "77"])
+        XCTAssertEqual(batchStep.status, 0, batchStep.output)
+        let allowed = try Concord.run(["train", "configs/smoke.yaml"] + steps(2, batch: 32, dir: "allowed"),
+                                      environment: slurm.merging(["CONCORD_ALLOW_SEPARATE_TASKS": "1"]) { $1 })
+        XCTAssertEqual(allowed.status, 0, allowed.output)
+    }
+
+    /// A rank that hangs — looping, or stopped (SIGSTOP) — does not hang the job: the other
+    /// rank's collective gives up after `distributed.timeout_s`, names the silent rank and the
+    /// step, and the job ends (within the limit + 10 s); under `launch/supervise` it then
+    /// resumes from rank 0's last checkpoint to the uninterrupted run's weights.
+    func testAHungRankEndsTheJobNamingItAndTheSupervisedJobResumes() throws {
+        let run = ["train", "configs/smoke.yaml", "--set", "distributed.timeout_s=3"]
+        let reference = try MPIRun.run(ranks: 2, run + steps(12, batch: 32, dir: "reference") + ["--set", "checkpoint.every_iterations=2"])
+        XCTAssertEqual(reference.status, 0, reference.output)
+
+        let started = Date()
+        let hung = try MPIRun.run(ranks: 2, run + steps(12, batch: 32, dir: "hung") + ["--set", "checkpoint.every_iterations=2"],
+                                  environment: ["CONCORD_FAULT": "hang-at-step=6@rank=1"], timeout: 60)
+        let seconds = Date().timeIntervalSince(started)
+        XCTAssertFalse(hung.timedOut, hung.output)
+        XCTAssertEqual(hung.status, 1, hung.output)
+        XCTAssertTrue(hung.output.contains("concord: rank 0: step 6: MPI_"), hung.output)
+        XCTAssertTrue(hung.output.contains("past distributed.timeout_s 3; silent: rank 1 (busy in step 6, not in the collective)"), hung.output)
+        XCTAssertLessThan(seconds, 3 + 10 + 5, "the job ends within the limit + 10 s (plus the 5 steps before the hang)")
+
+        let stopped = try MPIRun.supervised(ranks: 2, run + steps(12, batch: 32, dir: "stopped") + ["--set", "checkpoint.every_iterations=2"],
+                                            fault: "stop-at-step=6@rank=1", timeout: 120)
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        XCTAssertTrue(stopped.output.contains("concord: rank 0: step 6: MPI_") && stopped.output.contains("silent: rank 1 (no heartbeat"),
+                      stopped.output)
+        XCTAssertTrue(stopped.output.contains("restarting in"), stopped.output)
+        XCTAssertEqual(try weights("reference"), try weights("stopped"))
+    }
+
     func testBenchReportsOnceForAllRanks() throws {
         let r = try MPIRun.run(ranks: 2, ["bench", "--model", "mlp", "--steps", "3", "--warmup", "1", "--batch", "32", "--synthetic"])
         XCTAssertEqual(r.status, 0, r.output)

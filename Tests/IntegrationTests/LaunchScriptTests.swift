@@ -64,6 +64,51 @@ final class LaunchScriptTests: XCTestCase {
         XCTAssertEqual(malformed.status, 2)
         XCTAssertTrue(malformed.output.contains("hosts:2"), malformed.output)
         XCTAssertEqual(malformed.output.split(separator: "\n").count, 1, malformed.output)
+        try "node1 slots=1\nnode2 slots=2\nnode1 slots=1\n".write(to: hosts, atomically: true, encoding: .utf8)
+        let duplicate = try script("launch/cluster", [hosts.path, smoke])
+        XCTAssertEqual(duplicate.status, 2)
+        XCTAssertTrue(duplicate.output.contains("hosts:3: host 'node1' is listed again (first on line 1)"), duplicate.output)
+        XCTAssertEqual(duplicate.output.split(separator: "\n").count, 1, duplicate.output)
+    }
+
+    /// `launch/slurm` under a stand-in `srun` (there is no Slurm here): with PMIx offered it
+    /// trains on the step's tasks under launch/supervise; a launcher that starts the tasks as
+    /// separate one-process jobs (what Open MPI 5 does under `srun --mpi=pmi2`) is stopped by
+    /// concord's guard with exit 2, which the supervisor does not retry.
+    func testSlurmLaunchesThroughPMIxAndSeparateTasksAreStopped() throws {
+        let outside = try script("launch/slurm", [smoke], environment: ["SLURM_JOB_ID": ""])
+        XCTAssertEqual(outside.status, 2, outside.output)
+        XCTAssertTrue(outside.output.contains("not inside a Slurm allocation"), outside.output)
+        let bin = scratch.appendingPathComponent("bin").path
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        // srun --mpi=list → offers pmix; srun --mpi=pmix … CMD → mpirun -np $SLURM_NTASKS CMD;
+        // srun --mpi=pmi2 … CMD → $SLURM_NTASKS separate CMDs, each told it is in a step of that many.
+        let srun = """
+        #!/usr/bin/env bash
+        if [ "$1" = "--mpi=list" ]; then echo "MPI plugin types are..."; echo "	pmix"; exit 0; fi
+        mode=$1; shift
+        while [[ "$1" == --* ]]; do shift; done
+        if [ "$mode" = "--mpi=pmix" ] && [ -z "${FAKE_PMI2:-}" ]; then exec mpirun -np "$SLURM_NTASKS" --oversubscribe --bind-to none "$@"; fi
+        status=0
+        for i in $(seq 1 "$SLURM_NTASKS"); do SLURM_STEP_NUM_TASKS=$SLURM_NTASKS "$@" || status=$?; done
+        exit $status
+        """
+        try srun.write(toFile: bin + "/srun", atomically: true, encoding: .utf8)
+        chmod(bin + "/srun", 0o755)
+        let slurm = ["SLURM_JOB_ID": "77", "SLURM_NTASKS": "2", "SLURM_SUBMIT_DIR": Concord.repositoryRoot.path,
+                     "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+        let dir = scratch.appendingPathComponent("slurm").path
+        let r = try script("launch/slurm", [smoke, "--", "--set", "train.iterations=10", "--set", "train.eval_every=0", "--set", "run.dir=" + dir],
+                           environment: slurm)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("supervise:") && r.output.contains("finished"), r.output)
+        let log = try String(contentsOfFile: dir + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(log.contains("2 rank(s)"), log)
+        let separate = try script("launch/slurm", [smoke, "--", "--set", "train.iterations=10", "--set", "run.dir=" + dir + "-separate"],
+                                  environment: slurm.merging(["FAKE_PMI2": "1"]) { $1 })
+        XCTAssertEqual(separate.status, 2, separate.output)
+        XCTAssertTrue(separate.output.contains("Slurm started 2 tasks in this step"), separate.output)
+        XCTAssertTrue(separate.output.contains("not restarting"), separate.output)
     }
 
     /// Three "nodes" that talk only TCP (network namespaces on this machine): a real

@@ -191,6 +191,12 @@ final class ResumeTests: XCTestCase {
         let missing = try Concord.run(options("other") + ["--resume", dir("none.ckpt")])
         XCTAssertEqual(missing.status, 2, missing.output)
         XCTAssertTrue(missing.output.contains("none.ckpt' does not exist"), missing.output)
+        // A checkpoint of another method is named as such, before any tensor is compared.
+        let moco = try Concord.run(["train", "configs/moco-v2-fashion.yaml", "--set", "run.progress=none", "--run-dir", dir("moco"),
+                                    "--resume", dir("run") + "/checkpoints/iter-00000250.ckpt"])
+        XCTAssertEqual(moco.status, 2, moco.output)
+        XCTAssertTrue(moco.output.contains("was written by a run training method supervised; this config trains method moco"), moco.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir("moco") + "/metrics.jsonl"))
     }
 
     /// A restart cannot fix a bad config: supervise stops at once with its status (2).

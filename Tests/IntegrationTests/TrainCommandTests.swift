@@ -56,6 +56,38 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(bad.output.contains("train.epochs"), bad.output)
     }
 
+    /// A run directory on a read-only file system (a read-only tmpfs mounted by the test: root
+    /// ignores permission bits, not a read-only mount) — new, or holding a run to resume — is
+    /// one line naming it, status 2, and the checkpoint already there stays as it was.
+    func testARunDirectoryOnAReadOnlyFileSystemIsOneLineAndLosesNothing() throws {
+        try XCTSkipUnless(getuid() == 0, "mounting a read-only file system needs root")
+        let mountPoint = scratch.appendingPathComponent("ro").path
+        let run = scratch.appendingPathComponent("ro/run").path
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let writable = try Concord.run(["train", "configs/smoke.yaml", "--set", "train.iterations=20", "--set", "run.progress=none",
+                                        "--run-dir", run])
+        XCTAssertEqual(writable.status, 0, writable.output)
+        let checkpoint = try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoints/final.ckpt"))
+        // Bind the directory read-only over itself.
+        let mount = try MPIRun.execute("/usr/bin/env", ["mount", "--bind", "-o", "ro", mountPoint, mountPoint], environment: [:],
+                                       directory: scratch, timeout: 30)
+        XCTAssertEqual(mount.status, 0, mount.output)
+        defer { _ = try? MPIRun.execute("/usr/bin/env", ["umount", mountPoint], environment: [:], directory: scratch, timeout: 30) }
+        let remount = try MPIRun.execute("/usr/bin/env", ["mount", "-o", "remount,bind,ro", mountPoint], environment: [:],
+                                         directory: scratch, timeout: 30)
+        XCTAssertEqual(remount.status, 0, remount.output)
+        XCTAssertFalse(FileManager.default.createFile(atPath: mountPoint + "/probe", contents: Data()), "the mount is read-only")
+        for (name, extra) in [("resumed", ["--run-dir", run, "--resume", "auto", "--set", "train.iterations=40"]),
+                              ("new", ["--run-dir", mountPoint + "/new"])] {
+            let r = try Concord.run(["train", "configs/smoke.yaml", "--set", "run.progress=none"] + extra)
+            XCTAssertEqual(r.status, 2, "\(name): \(r.output)")
+            let errors = r.output.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+            XCTAssertEqual(errors.count, 1, r.output)
+            XCTAssertTrue(errors.first?.contains("Read-only file system") == true, r.output)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/checkpoints/final.ckpt")), checkpoint)
+    }
+
     func testAnExistingRunIsNeverOverwritten() throws {
         let dir = scratch.appendingPathComponent("run").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

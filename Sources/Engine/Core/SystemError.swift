@@ -9,6 +9,9 @@ public enum SystemError {
         if nsError.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(nsError.code)))
         }
+        if nsError.domain == NSCocoaErrorDomain && nsError.code == CocoaError.fileWriteVolumeReadOnly.rawValue {
+            return String(cString: strerror(EROFS))
+        }
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
            underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))

@@ -23,6 +23,12 @@ public struct FaultInjection: Equatable, Sendable {
         /// The rank dies (SIGKILL) right after that step's optimizer step, before anything is
         /// saved; never in a resumed run.
         case killAfterStep = "kill-after-step"
+        /// The rank loops forever at the start of that step (alive, never reaching the
+        /// collective); never in a resumed run.
+        case hangAtStep = "hang-at-step"
+        /// The rank stops itself (SIGSTOP) at the start of that step, as a process frozen by
+        /// its node would; never in a resumed run.
+        case stopAtStep = "stop-at-step"
     }
     /// The fault.
     public let kind: Kind
@@ -49,12 +55,24 @@ public struct FaultInjection: Equatable, Sendable {
     /// The fault as this process sees it: itself on its target rank, nil elsewhere — and nil
     /// for a one-time crash in a run that resumed from a checkpoint.
     public func onRank(_ rank: Int, resumed: Bool) -> FaultInjection? {
-        guard rank == self.rank, !(resumed && (kind == .killInEnqueue || kind == .killAfterStep)) else { return nil }
+        guard rank == self.rank, !(resumed && [.killInEnqueue, .killAfterStep, .hangAtStep, .stopAtStep].contains(kind)) else { return nil }
         return self
     }
 
     /// Whether this fault is `kind` at `step`.
     public func fires(_ kind: Kind, at step: Int) -> Bool { self.kind == kind && self.step == step }
+
+    /// Hangs this process at `step` as the fault says: an endless loop, or SIGSTOP.
+    public func hangIfDue(at step: Int) {
+        guard self.step == step, kind == .hangAtStep || kind == .stopAtStep else { return }
+        FileHandle.standardError.write(Data("concord: rank \(rank): fault injection: \(kind.rawValue) \(step)\n".utf8))
+        if kind == .stopAtStep { kill(getpid(), SIGSTOP); return }
+        var spins: UInt64 = 0
+        while true {   // busy for good: the others' watchdog ends the job
+            spins &+= 1
+            if spins & 0xFF_FFFF == 0 { sched_yield() }
+        }
+    }
 
     /// Ends the process at once with SIGKILL, as a crash would, after saying so on stderr.
     public func crash(_ what: String) -> Never {

@@ -46,6 +46,10 @@ public struct TrainingJob {
     @discardableResult
     public func run(notify: (String) -> Void = { _ in }) throws -> [Trainer.EpochMetrics] {
         ProcessSetup.configure(threads: config.train.threads, model: config.model.name)
+        if world.isDistributed && config.distributed.timeoutS > 0 && world.watchdog == nil {
+            world.watchdog = CollectiveWatchdog(rank: world.rank, size: world.size, timeout: config.distributed.timeoutS,
+                                                heartbeats: config.run.dir + "/heartbeats")
+        }
         let store = CheckpointStore(directory: config.run.dir + "/checkpoints", keep: config.checkpoint.keep)
         // A finished or running run is never overwritten — its metrics, weights and checkpoints
         // stay — and is refused before any data is read or cached into its directory.

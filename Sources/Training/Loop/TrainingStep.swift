@@ -104,6 +104,8 @@ public final class TrainingStep {
     ///   more than the allowed non-finite steps, or the objective's errors.
     public func run(iteration: Int, microBatches: Int = 1, stopRequested: Bool = false, totals: inout EpochTotals,
                     next: () throws -> Batch?) throws -> Result {
+        reducer.communicator.watchdog?.setStep(iteration)
+        faults?.hangIfDue(at: iteration)
         if faults?.fires(.skipStep, at: iteration) ?? false {
             for _ in 0..<microBatches { _ = try next() }
             FileHandle.standardError.write(Data("concord: rank \(reducer.communicator.rank): fault injection: skipping step \(iteration)\n".utf8))

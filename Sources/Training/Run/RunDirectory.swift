@@ -46,8 +46,8 @@ public final class RunDirectory: @unchecked Sendable {
                                        + Self.hint)
             }
         }
-        guard FileManager.default.isWritableFile(atPath: path) else {
-            throw TrainingError("run directory '\(path)' is not writable; " + Self.hint)
+        guard access(path, W_OK) == 0 else {
+            throw TrainingError("run directory '\(path)' is not writable (\(String(cString: strerror(errno)))); " + Self.hint)
         }
     }
 

@@ -92,6 +92,12 @@ public struct ResumePlan {
         func refuse(_ what: String) -> TrainingError {
             TrainingError("checkpoint '\(source)' \(what); resume with the config the run was started with (its config.yaml)")
         }
+        // Checkpoints name their method and model (older ones do not: their tensors are compared).
+        for (key, mine) in [("method", given.train.method.rawValue), ("model", given.model.name.rawValue)] {
+            if let theirs = checkpoint.metadata[key], theirs != mine {
+                throw refuse("was written by a run training \(key) \(theirs); this config trains \(key) \(mine)")
+            }
+        }
         let s = state
         guard s.worldSize >= 1, s.augmentation.count == s.worldSize, s.dropout.count == s.worldSize,
               s.epochSums.count == s.worldSize else {

@@ -50,6 +50,7 @@ extension Trainer {
         var file = try RunCheckpoint.snapshot(state, model: objective.parameters + objective.buffers,
                                               optimizer: step.optimizer.namedState(), configYAML: config.yaml())
         file.metadata["image_shape"] = data.shape.description
+        (file.metadata["method"], file.metadata["model"]) = (config.train.method.rawValue, config.model.name.rawValue)
         let snapshotMs = (MonotonicClock.seconds() - startedAt) * 1000
         let slowly = faults?.fires(.slowCheckpoint, at: iteration) ?? false
         let (sizes, writeMs) = try store.save(file, iteration: iteration, pauseBeforeRename: slowly ? 2 : 0)
