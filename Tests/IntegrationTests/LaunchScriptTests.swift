@@ -111,6 +111,21 @@ final class LaunchScriptTests: XCTestCase {
         XCTAssertTrue(separate.output.contains("not restarting"), separate.output)
     }
 
+    /// A whole host lost — rank 0's — on three namespace hosts: the job ends within 30 s,
+    /// comes back on the two hosts that remain from rank 0's last checkpoint, and ends with the
+    /// model of a run that changed world size at that checkpoint (`launch/host-kill-demo`).
+    func testLosingRank0sHostEndsTheJobAndItResumesOnTheRemainingHosts() throws {
+        let hasIP = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+        try XCTSkipUnless(getuid() == 0 && hasIP, "skipped: the multi-host test needs root and iproute2 (ip) to make network namespaces")
+        let r = try script("launch/host-kill-demo", ["1"], environment: ["HOST_KILL_ITERATIONS": "300"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let ended = r.output.split(separator: "\n").first { $0.contains("killed; the job ended") }.map(String.init) ?? ""
+        let seconds = Double(ended.components(separatedBy: "the job ended ").last?.split(separator: " ").first ?? "") ?? 999
+        XCTAssertLessThanOrEqual(seconds, 30, r.output)
+        XCTAssertTrue(r.output.contains("resumed from") && r.output.contains("saved on 3 rank(s), now 2"), r.output)
+        XCTAssertTrue(r.output.contains("final model equal to the reference that changed world size at iter-") && r.output.contains(".ckpt: yes"), r.output)
+    }
+
     /// Three "nodes" that talk only TCP (network namespaces on this machine): a real
     /// multi-host mpirun through launch/cluster. Needs root and iproute2.
     func testClusterTrainsAcrossThreeTCPHosts() throws {
