@@ -196,6 +196,17 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertEqual(try weights("reference"), try weights("stopped"))
     }
 
+    /// A rank that cannot see the run directory (a node without the shared storage, faked)
+    /// stops the job before training, in one line naming the rank.
+    func testARunDirectoryNotSharedWithEveryRankIsRefusedAtStart() throws {
+        let r = try MPIRun.run(ranks: 2, ["train", "configs/smoke.yaml"] + steps(5, batch: 32, dir: "unshared"),
+                               environment: ["CONCORD_FAULT": "hidden-run-dir=0@rank=1"])
+        XCTAssertEqual(r.status, 2, r.output)
+        XCTAssertTrue(r.output.contains("is not visible from rank(s) 1 (another node): put it on storage every node shares"), r.output)
+        XCTAssertEqual(r.output.components(separatedBy: "is not visible").count, 2, "one line: \(r.output)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("unshared/metrics.jsonl").path))
+    }
+
     func testBenchReportsOnceForAllRanks() throws {
         let r = try MPIRun.run(ranks: 2, ["bench", "--model", "mlp", "--steps", "3", "--warmup", "1", "--batch", "32", "--synthetic"])
         XCTAssertEqual(r.status, 0, r.output)

@@ -29,6 +29,9 @@ public struct FaultInjection: Equatable, Sendable {
         /// The rank stops itself (SIGSTOP) at the start of that step, as a process frozen by
         /// its node would; never in a resumed run.
         case stopAtStep = "stop-at-step"
+        /// The rank does not see the run directory (as a node without the shared storage
+        /// would); STEP is ignored.
+        case hiddenRunDirectory = "hidden-run-dir"
     }
     /// The fault.
     public let kind: Kind

@@ -60,6 +60,7 @@ public struct TrainingJob {
                                     + "--resume auto, or choose another with --run-dir DIR or move it away")
             }
         }
+        try checkRunDirectoryIsShared()
         let data = try TrainingData(config: config, world: world)
         // Rank 0: the checkpoint (read and verified once) and the run directory.
         var notes: [String] = []
