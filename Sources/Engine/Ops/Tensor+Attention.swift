@@ -39,7 +39,9 @@ extension Tensor {
         let y = Tensor(uninitializedShape: [n, l, d])
         let packed = HeadMatrix(packedRows: l, width: 3 * d, headDim: dh), merged = HeadMatrix(packedRows: l, width: d, headDim: dh)
         let p = qkv.data
-        let probs = geometry.forward(q: (p, packed), k: (p + d, packed), v: (p + 2 * d, packed), out: (y.data, merged))
+        // k and v as offsets of the one buffer (not as moved pointers): what `warm` reads ends at
+        // the buffer's end (AddressSanitizer caught a 2·D-float over-read on the last image).
+        let probs = geometry.forward(q: (p, packed), k: (p, packed.shifted(by: d)), v: (p, packed.shifted(by: 2 * d)), out: (y.data, merged))
         Autograd.record(y, inputs: [qkv], op: "attention", flops: geometry.flops) { g in
             geometry.backward(probs: probs, gradOut: (g.data, merged),
                               q: (qkv, packed), k: (qkv, packed.shifted(by: d)), v: (qkv, packed.shifted(by: 2 * d)))
