@@ -9,8 +9,8 @@ extension TrainingData {
     /// Image folders: `data.train_images` / `data.test_images` if given, else `path/train` and
     /// `path/test` if both exist, else `path` itself for training (the test set then held out
     /// with `data.test_fraction`). Each decoded once per node into the cache.
-    static func folders(config d: TrainConfig.DataSection, path: (String) -> String, cache: NodeImageCache, reportsProgress: Bool) throws -> Sources {
-        let (trainRoot, testRoot) = try folderRoots(d, path: path)
+    static func folders(config d: TrainConfig.DataSection, cache: NodeImageCache, reportsProgress: Bool) throws -> Sources {
+        let (trainRoot, testRoot) = try folderRoots(d)
         var notes: [String] = []
         func decode(_ root: String, _ role: String, classNames: [String]?, channels: Int?) throws -> ImageDataset {
             let listing = MonotonicClock.seconds()
@@ -35,7 +35,8 @@ extension TrainingData {
     }
 
     /// The training folder and the test folder (nil: held out) `data:` names.
-    static func folderRoots(_ d: TrainConfig.DataSection, path: (String) -> String) throws -> (train: String, test: String?) {
+    static func folderRoots(_ d: TrainConfig.DataSection) throws -> (train: String, test: String?) {
+        func path(_ name: String) -> String { file(name, in: d) }
         let split = ImageFolder.isDirectory(path("train")) && ImageFolder.isDirectory(path("test"))
         let trainRoot = !d.trainImages.isEmpty ? path(d.trainImages) : split ? path("train") : d.path
         let testRoot: String? = !d.testImages.isEmpty ? path(d.testImages) : split ? path("test") : nil

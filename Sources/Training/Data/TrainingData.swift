@@ -34,7 +34,7 @@ public struct TrainingData {
         var notes: [String] = []
         let heldOut = d.testFraction > 0
         let cache = NodeImageCache(directory: d.cacheDir.isEmpty ? config.run.dir + "/data-cache" : d.cacheDir, node: try world.node())
-        func path(_ name: String) -> String { name.hasPrefix("/") ? name : (d.path as NSString).appendingPathComponent(name) }
+        func path(_ name: String) -> String { Self.file(name, in: d) }
         // Fashion-MNIST's names, classes and constants apply only to its own files.
         let fashion = d.dataset == .fashionMNIST && d.format == .idx && !d.transpose
             && [d.trainImages, d.trainLabels, d.testImages, d.testLabels].allSatisfy(\.isEmpty)
@@ -57,7 +57,7 @@ public struct TrainingData {
             (train, test) = (sources.train, sources.test)
             notes += sources.notes
         case .folder:
-            let sources = try Self.folders(config: d, path: path, cache: cache, reportsProgress: world.rank == 0 && config.run.progress != .none)
+            let sources = try Self.folders(config: d, cache: cache, reportsProgress: world.rank == 0 && config.run.progress != .none)
             (train, test) = (sources.train, sources.test)
             notes += sources.notes
         case .numpy:
@@ -127,6 +127,11 @@ public struct TrainingData {
         return (set.subset(order[testCount...].sorted()), set.subset(order[..<testCount].sorted()))
     }
 
+    /// `name` (a file or folder key of `data:`) as a path: absolute as given, else under `data.path`.
+    static func file(_ name: String, in d: TrainConfig.DataSection) -> String {
+        name.hasPrefix("/") ? name : (d.path as NSString).appendingPathComponent(name)
+    }
+
     /// How many training images `config` describes, without decoding an image folder (its
     /// files are counted; images `data.skip_bad_images` would leave out are included).
     public static func trainingImageCount(config: TrainConfig) throws -> Int {
@@ -134,7 +139,7 @@ public struct TrainingData {
         let count: Int
         switch d.format {
         case .folder:
-            let root = try folderRoots(d) { $0.hasPrefix("/") ? $0 : (d.path as NSString).appendingPathComponent($0) }.train
+            let root = try folderRoots(d).train
             count = try ImageFolder(root: root).count
         case .cifar:   // read directly: no cache is written for a count
             count = try CIFAR.load(train: true, directory: d.path, labels: d.cifarLabels == .coarse ? .coarse : .fine).count
