@@ -9,6 +9,6 @@ struct Concord: ParsableCommand {
         commandName: "concord",
         abstract: "Data-parallel neural-network training on CPUs.",
         version: "0.1.0",
-        subcommands: [TrainCommand.self, FinetuneCommand.self, ProbeCommand.self, GoldenCommand.self, BenchCommand.self, CheckpointCommand.self, ExportCommand.self, ScheduleCommand.self, PlotCommand.self]
+        subcommands: [TrainCommand.self, FinetuneCommand.self, ProbeCommand.self, GoldenCommand.self, BenchCommand.self, CheckpointCommand.self, ExportCommand.self, ScheduleCommand.self, PlotCommand.self, HostfileCommand.self]
     )
 }
