@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Yams
 
@@ -23,7 +24,9 @@ public enum ConfigLoader {
         config.run.dir = defaultRunDir(for: source)
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try compose(yaml, origin: source)
+        } catch let error as ConfigError {
+            throw error
         } catch {
             let (location, problem) = describeYAMLError(error)
             throw ConfigError("\(source)\(location): invalid YAML: \(problem); fix the syntax there "
@@ -61,7 +64,7 @@ public enum ConfigLoader {
         guard !isDirectory.boolValue else {
             throw ConfigError("\(path): is a directory; pass a YAML config file such as configs/smoke.yaml")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileBytes.contents(path) else {
             throw ConfigError("\(path): cannot read the config file; check its permissions")
         }
         guard let text = String(data: data, encoding: .utf8) else {
@@ -156,6 +159,41 @@ public enum ConfigLoader {
         return ConfigError("\(origin.prefix): unknown key '\(key)'; \(valid)")
     }
 
+    // MARK: - YAML
+
+    /// Deepest nesting a config may have, counted as `[` / `{` brackets plus, on each line, the
+    /// indentation and the `- ` / `? ` indicators that open a block collection. A config's
+    /// values are at most lists inside a mapping; Yams builds its node tree recursively, and
+    /// 60,000 `[` or 100,000 `- ` on one line overflowed the stack (found while writing
+    /// the config fuzz target), so deeper text never reaches it.
+    static let maximumNesting = 64
+    /// Largest config text: the shipped ones are 1–3 KiB.
+    static let maximumLength = 1 << 20
+
+    /// The YAML document in `text`, after the checks that keep Yams within its limits.
+    /// `origin` starts the error messages.
+    private static func compose(_ text: String, origin: String) throws -> Node? {
+        guard text.utf8.count <= maximumLength else {
+            throw ConfigError("\(origin): \(text.utf8.count) bytes of YAML, more than a config's \(maximumLength); is this the right file?")
+        }
+        // block: the length of a line's prefix of indentation and indicators, which bounds how
+        // many block collections it opens.
+        var brackets = 0, line = 1, inPrefix = true, block = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "["), UInt8(ascii: "{"): brackets += 1; inPrefix = false
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): brackets = max(0, brackets - 1); inPrefix = false
+            case UInt8(ascii: "\n"): line += 1; inPrefix = true; block = 0
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "-"), UInt8(ascii: "?"): if inPrefix { block += 1 }
+            default: inPrefix = false
+            }
+            guard brackets <= maximumNesting, block <= 4 * maximumNesting else {
+                throw ConfigError("\(origin):\(line): the YAML is nested more than \(maximumNesting) deep; a config's values are numbers, strings or lists")
+            }
+        }
+        return try Yams.compose(yaml: text)
+    }
+
     // MARK: - Overrides
 
     private static func apply(overrides: [String], to config: inout TrainConfig) throws {
@@ -177,7 +215,9 @@ public enum ConfigLoader {
             let node: Node
             do {
                 // No value at all reads as YAML null, which each field then rejects by type.
-                node = try Yams.compose(yaml: value) ?? Node("")
+                node = try compose(value, origin: origin.prefix) ?? Node("")
+            } catch let error as ConfigError {
+                throw error
             } catch {
                 throw ConfigError("\(origin.prefix): \(key): value is not valid YAML: "
                                        + describeYAMLError(error).problem

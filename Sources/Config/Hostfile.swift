@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// An mpirun hostfile as `launch/cluster` accepts it: one node per line,
@@ -94,7 +95,7 @@ public struct Hostfile: Sendable, Equatable {
     public init(contentsOf path: String) throws {
         // A regular file only: a FIFO or device given by mistake would be read forever.
         let values = try? URL(fileURLWithPath: path).resourceValues(forKeys: [.fileSizeKey, .isRegularFileKey])
-        guard values?.isRegularFile == true, let size = values?.fileSize, let data = FileManager.default.contents(atPath: path) else {
+        guard values?.isRegularFile == true, let size = values?.fileSize, let data = FileBytes.contents(path) else {
             throw ConfigError("\(path): the hostfile cannot be read; give a file with one 'host slots=N' line per node")
         }
         guard size <= Self.maximumBytes, data.count <= Self.maximumBytes else {

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// CIFAR-10 and CIFAR-100 in their binary versions (`cifar-10-batches-bin/`,
@@ -60,7 +61,7 @@ public enum CIFAR {
     /// Appends the records of one batch file.
     static func read(_ path: String, labelBytes: Int, labelIndex: Int, classes: Int,
                      into images: inout [UInt8], labels: inout [Int]) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileBytes.contents(path) else {
             throw DatasetError("\(path): cannot be read; check the file's permissions")
         }
         let record = labelBytes + pixels
@@ -84,7 +85,7 @@ public enum CIFAR {
 
     /// The class names in a label-names file (one per line), or "0", "1", … when it is absent.
     static func classNames(_ path: String, count: Int) throws -> [String] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return (0..<count).map(String.init) }
+        guard let text = FileBytes.contents(path).flatMap({ String(data: $0, encoding: .utf8) }) else { return (0..<count).map(String.init) }
         let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard names.count == count else {
             throw DatasetError("\(path): \(names.count) class names, expected \(count); restore the file or remove it (labels are then numbered)")

@@ -1,4 +1,5 @@
 import CZlib
+import Engine
 import Foundation
 
 /// A `.npz` file: a ZIP archive of `.npy` members, as `numpy.savez` (stored) and
@@ -19,7 +20,7 @@ public struct NumPyArchive {
     /// - Throws: `DatasetError` naming the file and what is wrong.
     public init(contentsOf path: String) throws {
         self.path = path
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+        do { data = try FileBytes.read(path, mapped: true) } catch {
             throw DatasetError("\(path): cannot be read (\(error.localizedDescription)); check the path and permissions")
         }
         try index()

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// One array of a `.npy` file (or of a `.npz` member): its dtype, shape and little-endian
@@ -89,7 +90,7 @@ public struct NumPyArray: Sendable {
     /// processes of a node).
     public init(contentsOf path: String) throws {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+        do { data = try FileBytes.read(path, mapped: true) } catch {
             throw DatasetError("\(path): cannot be read (\(error.localizedDescription)); check the path and permissions")
         }
         try self.init(npy: data, source: path)

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Ends a process whose collective has waited longer than a time limit, naming the rank that
@@ -73,7 +74,7 @@ public final class CollectiveWatchdog: @unchecked Sendable {
         if let heartbeats {
             let now = Date().timeIntervalSince1970
             for other in 0..<size where other != rank {
-                guard let text = try? String(contentsOfFile: "\(heartbeats)/rank-\(other)", encoding: .utf8) else {
+                guard let text = FileBytes.contents("\(heartbeats)/rank-\(other)").flatMap({ String(data: $0, encoding: .utf8) }) else {
                     silent.append("rank \(other) (no heartbeat at all: stopped at once, or on a node without \(heartbeats))")
                     continue
                 }

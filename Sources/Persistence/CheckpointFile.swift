@@ -202,7 +202,13 @@ public struct CheckpointFile {
             throw CheckpointError(source, "has a corrupted manifest (checksum mismatch); use an older checkpoint")
         }
         let dataStart = Self.headerLength + length
-        let expectedEnd = dataStart + manifest.frames.reduce(0) { $0 + $1.stored }
+        // Every number of the manifest is checked before it is added or multiplied: a damaged
+        // (or crafted) one must be an error, never an arithmetic overflow.
+        let limit = 1 << 48   // beyond any file; sums of a few such numbers cannot overflow
+        guard manifest.frames.allSatisfy({ (0...limit).contains($0.offset) && (0...limit).contains($0.stored) && $0.bytes >= 0 }) else {
+            throw CheckpointError(source, "has a frame record no file could hold; use an older checkpoint")
+        }
+        let expectedEnd = dataStart + manifest.frames.reduce(0) { min($0 + $1.stored, limit) }
         guard bytes.count == expectedEnd else {
             throw CheckpointError(source, bytes.count < expectedEnd
                 ? "is truncated: \(bytes.count) of \(expectedEnd) bytes; use an older checkpoint"
@@ -228,8 +234,9 @@ public struct CheckpointFile {
             }
         }
         for m in manifest.entries {
-            let size = m.shape.reduce(1, *) * Self.size(m.dtype)
-            guard contents.indices.contains(m.frame), m.start >= 0, size >= 0, m.start + size <= contents[m.frame].count else {
+            let size = Self.byteCount(shape: m.shape, dtype: m.dtype)
+            guard let size, contents.indices.contains(m.frame), m.start >= 0, m.start <= contents[m.frame].count,
+                  size <= contents[m.frame].count - m.start else {
                 throw CheckpointError(source, "entry '\(m.name)' has an inconsistent manifest record; use an older checkpoint")
             }
             put(Entry(name: m.name, dtype: m.dtype, shape: m.shape, bytes: Array(contents[m.frame][m.start..<(m.start + size)])))
@@ -241,7 +248,7 @@ public struct CheckpointFile {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError(path, "does not exist; list the run's checkpoints/ directory for the ones there are")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileBytes.contents(path) else {
             throw CheckpointError(path, "cannot be read; check its permissions")
         }
         try self.init(bytes: Array(data), source: path)
@@ -264,6 +271,18 @@ public struct CheckpointFile {
 
     static func size(_ dtype: DType) -> Int {
         switch dtype { case .f32: return 4; case .u8: return 1; case .i64: return 8 }
+    }
+
+    /// Bytes of a tensor of `shape`, or nil for a negative dimension or a product that overflows.
+    static func byteCount(shape: [Int], dtype: DType) -> Int? {
+        var count = size(dtype)
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else { return nil }
+            count = product
+        }
+        return count
     }
 
     private func append<T: FixedWidthInteger>(_ out: inout [UInt8], _ value: T) {

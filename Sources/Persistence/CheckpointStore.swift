@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// A run's `checkpoints/` directory: `iter-<N>.ckpt` files, a `latest` pointer, the newest
@@ -78,7 +79,7 @@ public final class CheckpointStore: Sendable {
     public func newestValid(warn: (String) -> Void) throws -> (path: String, bytes: [UInt8], file: CheckpointFile)? {
         for path in try checkpoints() {
             do {
-                guard let data = FileManager.default.contents(atPath: path) else {
+                guard let data = FileBytes.contents(path) else {
                     throw CheckpointError(path, "cannot be read; check its permissions")
                 }
                 let bytes = Array(data)

@@ -24,11 +24,19 @@ enum Zstd {
         return frame
     }
 
+    /// The most a zstd frame can expand: a run-length block is 4 bytes for up to 128 KiB.
+    static let maximumExpansion = (128 * 1024) / 4
+
     /// The content of one frame, which must hold exactly `size` bytes and pass its checksum.
     static func decompress(_ frame: UnsafeRawBufferPointer, size: Int) throws -> [UInt8] {
         let declared = ZSTD_getFrameContentSize(frame.baseAddress, frame.count)
         guard declared == UInt64(size) else {
             throw Failure(description: "zstd frame declares \(declared > UInt64(Int.max) ? "no valid" : String(declared)) bytes, expected \(size)")
+        }
+        // No zstd frame expands more than a run-length block does (4 bytes for 128 KiB), so a
+        // larger declared size is a damaged or crafted file: refused before it is allocated.
+        guard size / Self.maximumExpansion <= frame.count else {
+            throw Failure(description: "zstd frame of \(frame.count) bytes cannot hold the \(size) it declares")
         }
         var out = [UInt8](repeating: 0, count: size)
         let produced = out.withUnsafeMutableBytes { dst in

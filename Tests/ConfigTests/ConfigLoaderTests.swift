@@ -285,6 +285,21 @@ final class ConfigLoaderTests: XCTestCase {
                                contains: ["x.yaml:2:", "invalid YAML", "not tabs"])
     }
 
+    /// YAML nested deeply enough to overflow Yams's recursive parser (60,000 `[`, 100,000 `- `
+    /// on a line: crashes found while writing the config fuzz target) is refused before it reaches Yams;
+    /// ordinary nesting still loads.
+    func testDeeplyNestedYAMLIsRefusedBeforeItCanOverflowTheStack() throws {
+        assertConfigError(try load("model:\n  mlp_hidden: " + String(repeating: "[", count: 60_000) + "\n"),
+                          contains: ["x.yaml:2: the YAML is nested more than 64 deep"])
+        assertConfigError(try load("model:\n  mlp_hidden:\n  " + String(repeating: "- ", count: 100_000) + "1\n"),
+                          contains: ["x.yaml:3: the YAML is nested more than 64 deep"])
+        assertConfigError(try ConfigLoader.parse(yaml: "", source: "x.yaml", overrides: ["model.mlp_hidden=" + String(repeating: "{a: ", count: 70)]),
+                          contains: ["--set model.mlp_hidden=", "nested more than 64 deep"])
+        assertConfigError(try ConfigLoader.parse(yaml: String(repeating: "# padding\n", count: 110_000), source: "x.yaml"),
+                          contains: ["x.yaml: 1100000 bytes of YAML"])
+        XCTAssertEqual(try load("model:\n  mlp_hidden:\n    - 8\n    - 4\n").model.mlpHidden, [8, 4])
+    }
+
     func testMissingFileIsOneLineNamingThePath() {
         assertConfigError(try ConfigLoader.load(path: "/nonexistent/configs/nope.yaml"),
                                contains: ["/nonexistent/configs/nope.yaml: config file not found"])

@@ -119,6 +119,23 @@ final class DataSourceTests: XCTestCase {
         assertError(DatasetError.self, try NumPyArchive(contentsOf: dir + "/c.npz"), contains: ["c.npz", "ZIP"])
     }
 
+    /// Empty files, the first inputs `launch/fuzz numpy` and `launch/fuzz cifar` reported (as a
+    /// leak inside Foundation's reader, now bypassed by `FileBytes`): each is one line naming it.
+    func testEmptyFilesAreOneLineErrorsNamingThem() throws {
+        for name in ["empty.npy", "empty.npz", "test_batch.bin", "empty.png", "empty-idx3-ubyte"] {
+            try DataFiles.write([], to: dir + "/" + name)
+        }
+        assertError(DatasetError.self, try NumPyArray(contentsOf: dir + "/empty.npy"), contains: ["empty.npy"])
+        assertError(DatasetError.self, try NumPyArchive(contentsOf: dir + "/empty.npz"), contains: ["empty.npz", "ZIP"])
+        assertError(DatasetError.self, try CIFAR.load(train: false, directory: dir), contains: ["test_batch.bin", "not a whole number"])
+        assertError(DatasetError.self, try ImageDecoder().decode(contentsOf: dir + "/empty.png"), contains: ["empty.png"])
+        assertError(DatasetError.self, try IDXFile(path: dir + "/empty-idx3-ubyte"), contains: ["empty-idx3-ubyte"])
+        // An empty class-name file next to a good batch.
+        try DataFiles.write(DataFiles.cifar10Batch(labels: [4]) { self.cifarPixels($0) }, to: dir + "/test_batch.bin")
+        try DataFiles.write([], to: dir + "/batches.meta.txt")
+        assertError(DatasetError.self, try CIFAR.load(train: false, directory: dir), contains: ["batches.meta.txt", "0 class names"])
+    }
+
     /// EMNIST's files hold each glyph transposed; `transpose` turns it upright.
     func testIDXImagesCanBeReadTransposed() throws {
         let stored: [UInt8] = [1, 2, 3, 4, 5, 6]   // one 2×3 image as stored

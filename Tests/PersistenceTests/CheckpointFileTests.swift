@@ -82,6 +82,47 @@ final class CheckpointFileTests: XCTestCase {
         XCTAssertThrowsError(try CheckpointFile(contentsOf: directory + "/none.ckpt")) { XCTAssertTrue("\($0)".contains("does not exist"), "\($0)") }
     }
 
+    /// `good` with its manifest edited and its checksum made right again: what the checkpoint
+    /// fuzz target feeds the reader.
+    private func withManifest(_ good: [UInt8], _ edit: (inout [String: Any]) -> Void) throws -> [UInt8] {
+        let length = Int(good[12]) | Int(good[13]) << 8 | Int(good[14]) << 16 | Int(good[15]) << 24
+        let json = good[CheckpointFile.headerLength..<(CheckpointFile.headerLength + length)]
+        var manifest = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])
+        edit(&manifest)
+        let edited = Array(try JSONSerialization.data(withJSONObject: manifest))
+        var head = Array(good[0..<12])
+        withUnsafeBytes(of: UInt32(edited.count).littleEndian) { head += $0 }
+        withUnsafeBytes(of: StableHash.fnv1a64(edited).littleEndian) { head += $0 }
+        return head + edited + good[(CheckpointFile.headerLength + length)...]
+    }
+
+    /// Manifest numbers that would overflow Int or make the reader allocate what the file
+    /// cannot hold are errors, not traps (the checkpoint fuzz target's territory).
+    func testManifestNumbersThatWouldOverflowOrOverAllocateAreErrors() throws {
+        let good = try sample().encoded().bytes
+        func edited(_ key: String, _ index: Int, _ field: String, _ value: Any) throws -> [UInt8] {
+            try withManifest(good) { manifest in
+                var list = manifest[key] as! [[String: Any]]
+                list[index][field] = value
+                manifest[key] = list
+            }
+        }
+        assertRejected(try edited("entries", 0, "shape", [Int.max, 4]), mentioning: "inconsistent manifest record")
+        assertRejected(try edited("entries", 0, "shape", [-1, -4]), mentioning: "inconsistent manifest record")
+        assertRejected(try edited("entries", 0, "start", Int.max), mentioning: "inconsistent manifest record")
+        assertRejected(try edited("frames", 0, "offset", Int.max), mentioning: "no file could hold")
+        assertRejected(try edited("frames", 0, "stored", Int.max), mentioning: "no file could hold")
+        assertRejected(try edited("frames", 0, "offset", 1 << 40), mentioning: "inconsistent manifest record")
+        assertRejected(try edited("frames", 0, "bytes", Int.max), mentioning: "corrupted")
+        // A 16-byte zstd frame that declares 1 TiB of content: refused before allocating it.
+        var frame: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0xE0]
+        withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { frame += $0 }
+        frame += [0x03, 0x00, 0x00]
+        XCTAssertThrowsError(try frame.withUnsafeBytes { try Zstd.decompress($0, size: 1 << 40) }) {
+            XCTAssertTrue("\($0)".contains("cannot hold"), "\($0)")
+        }
+    }
+
     func testAFailedWriteLeavesTheGoodCheckpointIntact() throws {
         let path = directory + "/good.ckpt"
         try sample(seed: 1).write(to: path)

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The file a decoded data set is kept in so that later runs, epochs and processes map it
@@ -50,7 +51,7 @@ public enum ImageCacheFile {
     /// (nil key: any); else nil and, for a file that is there but unusable, why in `problem`.
     public static func open(_ path: String, key: String?, problem: inout String?) -> (dataset: ImageDataset, header: Header)? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
+        guard let data = try? FileBytes.read(path, mapped: true) else {
             problem = "it cannot be read"
             return nil
         }

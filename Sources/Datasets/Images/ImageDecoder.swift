@@ -21,7 +21,7 @@ public final class ImageDecoder {
     ///   damaged, or too large.
     public func decode(contentsOf path: String) throws -> DecodedImage {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+        do { data = try FileBytes.read(path) } catch {
             throw DatasetError("image '\(path)': cannot read it (\(SystemError.reason(error))); check the file and its permissions")
         }
         return try decode(data, path: path)

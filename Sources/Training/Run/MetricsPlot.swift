@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Metrics over the epochs of several runs, read from their `metrics.jsonl`: an SVG chart
@@ -42,7 +43,7 @@ public struct MetricsPlot {
         var records: [[[String: Any]]] = [], seen = Set<String>()
         for run in runs {
             let path = (run as NSString).appendingPathComponent("metrics.jsonl")
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            guard let text = FileBytes.contents(path).flatMap({ String(data: $0, encoding: .utf8) }) else {
                 throw TrainingError("\(path): cannot be read; pass run directories written by concord train")
             }
             var lines: [[String: Any]] = []

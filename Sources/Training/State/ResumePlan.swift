@@ -40,7 +40,7 @@ public struct ResumePlan {
                        notes: inout [String]) throws -> (bytes: [UInt8], plan: ResumePlan)? {
         switch request {
         case let .path(path):
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let data = FileBytes.contents(path) else {
                 _ = try CheckpointFile(contentsOf: path)   // says whether it is missing or unreadable
                 throw CheckpointError(path, "cannot be read; check its permissions")
             }
