@@ -23,10 +23,9 @@ public enum ConfigLoader {
         var config = TrainConfig()
         config.run.dir = defaultRunDir(for: source)
         let root: Node?
+        try checkWithinYAMLLimits(yaml, origin: source)
         do {
-            root = try compose(yaml, origin: source)
-        } catch let error as ConfigError {
-            throw error
+            root = try Yams.compose(yaml: yaml)
         } catch {
             let (location, problem) = describeYAMLError(error)
             throw ConfigError("\(source)\(location): invalid YAML: \(problem); fix the syntax there "
@@ -170,9 +169,9 @@ public enum ConfigLoader {
     /// Largest config text: the shipped ones are 1–3 KiB.
     static let maximumLength = 1 << 20
 
-    /// The YAML document in `text`, after the checks that keep Yams within its limits.
-    /// `origin` starts the error messages.
-    private static func compose(_ text: String, origin: String) throws -> Node? {
+    /// Refuses `text` before Yams reads it when it is larger or nested deeper than a config
+    /// can be. `origin` starts the error message.
+    private static func checkWithinYAMLLimits(_ text: String, origin: String) throws {
         guard text.utf8.count <= maximumLength else {
             throw ConfigError("\(origin): \(text.utf8.count) bytes of YAML, more than a config's \(maximumLength); is this the right file?")
         }
@@ -191,7 +190,6 @@ public enum ConfigLoader {
                 throw ConfigError("\(origin):\(line): the YAML is nested more than \(maximumNesting) deep; a config's values are numbers, strings or lists")
             }
         }
-        return try Yams.compose(yaml: text)
     }
 
     // MARK: - Overrides
@@ -213,11 +211,10 @@ public enum ConfigLoader {
                 throw unknownKey(key, at: origin)
             }
             let node: Node
+            try checkWithinYAMLLimits(value, origin: origin.prefix)
             do {
                 // No value at all reads as YAML null, which each field then rejects by type.
-                node = try compose(value, origin: origin.prefix) ?? Node("")
-            } catch let error as ConfigError {
-                throw error
+                node = try Yams.compose(yaml: value) ?? Node("")
             } catch {
                 throw ConfigError("\(origin.prefix): \(key): value is not valid YAML: "
                                        + describeYAMLError(error).problem

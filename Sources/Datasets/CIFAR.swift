@@ -85,7 +85,7 @@ public enum CIFAR {
 
     /// The class names in a label-names file (one per line), or "0", "1", … when it is absent.
     static func classNames(_ path: String, count: Int) throws -> [String] {
-        guard let text = FileBytes.contents(path).flatMap({ String(data: $0, encoding: .utf8) }) else { return (0..<count).map(String.init) }
+        guard let text = FileBytes.text(path) else { return (0..<count).map(String.init) }
         let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard names.count == count else {
             throw DatasetError("\(path): \(names.count) class names, expected \(count); restore the file or remove it (labels are then numbered)")

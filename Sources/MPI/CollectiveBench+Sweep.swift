@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 extension CollectiveBench {
@@ -42,18 +43,17 @@ extension CollectiveBench {
             // Repetitions for about 0.2 s a round, from one timed call (the same on every rank).
             var probe = [0.0]
             try world.barrier()
-            let p0 = DispatchTime.now().uptimeNanoseconds
+            let p0 = MonotonicClock.seconds()
             try world.allreduce(buffer, op: .sum)
-            probe[0] = Double(DispatchTime.now().uptimeNanoseconds - p0) / 1e9
+            probe[0] = MonotonicClock.seconds() - p0
             try probe.withUnsafeMutableBufferPointer { try world.allreduce($0, op: .max) }
             let reps = min(2000, max(3, Int(0.2 / max(probe[0], 1e-7))))
             var best = Double.infinity
             for round in 0..<4 {
                 try world.barrier()
-                let t0 = DispatchTime.now().uptimeNanoseconds
+                let t0 = MonotonicClock.seconds()
                 for _ in 0..<reps { try world.allreduce(buffer, op: .sum) }
-                let t1 = DispatchTime.now().uptimeNanoseconds
-                if round > 0 { best = min(best, Double(t1 - t0) / 1e9 / Double(reps)) }
+                if round > 0 { best = min(best, (MonotonicClock.seconds() - t0) / Double(reps)) }
             }
             var slowest = [best]
             try slowest.withUnsafeMutableBufferPointer { try world.allreduce($0, op: .max) }

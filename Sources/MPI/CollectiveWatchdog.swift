@@ -40,9 +40,16 @@ public final class CollectiveWatchdog: @unchecked Sendable {
         lock.lock(); step = iteration; lock.unlock()
     }
 
+    /// Runs the blocking `body` (the MPI call `name`) under `watchdog`'s limit, or as it is
+    /// when there is none.
+    static func waiting<T>(under watchdog: CollectiveWatchdog?, _ name: String, _ body: () throws -> T) rethrows -> T {
+        guard let watchdog else { return try body() }
+        return try watchdog.waiting(name, body)
+    }
+
     /// Runs the blocking `body` (the MPI call `name`) under the time limit.
     func waiting<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
-        lock.lock(); waitingSince = Self.now(); operation = name; lock.unlock()
+        lock.lock(); waitingSince = MonotonicClock.seconds(); operation = name; lock.unlock()
         defer { lock.lock(); waitingSince = nil; lock.unlock() }
         return try body()
     }
@@ -58,7 +65,10 @@ public final class CollectiveWatchdog: @unchecked Sendable {
             let (since, step, operation) = (waitingSince, self.step, self.operation)
             lock.unlock()
             writeHeartbeat(step: step, waiting: since != nil)
-            if let since, Self.now() - since > timeout { report(step: step, operation: operation, waited: Self.now() - since) }
+            if let since {
+                let waited = MonotonicClock.seconds() - since
+                if waited > timeout { report(step: step, operation: operation, waited: waited) }
+            }
         }
     }
 
@@ -74,7 +84,7 @@ public final class CollectiveWatchdog: @unchecked Sendable {
         if let heartbeats {
             let now = Date().timeIntervalSince1970
             for other in 0..<size where other != rank {
-                guard let text = FileBytes.contents("\(heartbeats)/rank-\(other)").flatMap({ String(data: $0, encoding: .utf8) }) else {
+                guard let text = FileBytes.text("\(heartbeats)/rank-\(other)") else {
                     silent.append("rank \(other) (no heartbeat at all: stopped at once, or on a node without \(heartbeats))")
                     continue
                 }
@@ -91,12 +101,6 @@ public final class CollectiveWatchdog: @unchecked Sendable {
         let who = silent.isEmpty ? "no other rank could be named" : "silent: " + silent.joined(separator: ", ")
         FileHandle.standardError.write(Data("concord: rank \(rank): step \(step): \(operation) waited \(Int(waited)) s, past distributed.timeout_s \(Self.format(timeout)); \(who); ending the job (rank 0's last checkpoint is intact; launch/supervise restarts from it)\n".utf8))
         _exit(1)
-    }
-
-    private static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 
     private static func format(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }

@@ -257,8 +257,7 @@ public final class Communicator: @unchecked Sendable {
 
     /// `body`, a blocking call, under the watchdog's limit.
     func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
-        guard let watchdog else { return try body() }
-        return try watchdog.waiting(name, body)
+        try CollectiveWatchdog.waiting(under: watchdog, name, body)
     }
 
     // MARK: Types
@@ -310,8 +309,9 @@ public final class AllreduceRequest {
     public func wait() throws {
         guard request != nil else { return }
         var r: MPI_Request? = request
-        let wait = { try MPIError.check(MPI_Wait(&r, concord_mpi_status_ignore()), "MPI_Wait") }
-        if let watchdog { try watchdog.waiting("MPI_Wait (an allreduce)", wait) } else { try wait() }
+        try CollectiveWatchdog.waiting(under: watchdog, "MPI_Wait (an allreduce)") {
+            try MPIError.check(MPI_Wait(&r, concord_mpi_status_ignore()), "MPI_Wait")
+        }
         request = nil
     }
 }

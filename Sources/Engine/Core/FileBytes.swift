@@ -25,4 +25,7 @@ public enum FileBytes {
 
     /// The bytes of the file at `path`, or nil when it cannot be read.
     public static func contents(_ path: String) -> Data? { try? read(path) }
+
+    /// The file at `path` as UTF-8 text, or nil when it cannot be read or is not UTF-8.
+    public static func text(_ path: String) -> String? { contents(path).flatMap { String(data: $0, encoding: .utf8) } }
 }

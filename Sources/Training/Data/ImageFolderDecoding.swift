@@ -1,4 +1,5 @@
 import Datasets
+import Engine
 import Foundation
 import MPI
 

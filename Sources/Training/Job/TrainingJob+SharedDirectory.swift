@@ -21,7 +21,7 @@ extension TrainingJob {
             }
         }
         let hidden = faults?.kind == .hiddenRunDirectory && faults?.rank == world.rank
-        let seen = !hidden && FileBytes.contents(marker).flatMap { String(data: $0, encoding: .utf8) } == "\(token[0])"
+        let seen = !hidden && FileBytes.text(marker) == "\(token[0])"
         let all = try world.allgather([Int64(seen ? 1 : 0)])
         if world.rank == 0 { try? FileManager.default.removeItem(atPath: marker) }
         let blind = all.indices.filter { all[$0][0] == 0 }

@@ -43,7 +43,7 @@ public struct MetricsPlot {
         var records: [[[String: Any]]] = [], seen = Set<String>()
         for run in runs {
             let path = (run as NSString).appendingPathComponent("metrics.jsonl")
-            guard let text = FileBytes.contents(path).flatMap({ String(data: $0, encoding: .utf8) }) else {
+            guard let text = FileBytes.text(path) else {
                 throw TrainingError("\(path): cannot be read; pass run directories written by concord train")
             }
             var lines: [[String: Any]] = []
